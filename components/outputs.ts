@@ -1,0 +1,60 @@
+/**
+ * The stack-outputs contract: what `pulumi stack output --json --show-secrets` prints for every
+ * platform, what `npm run fleet:local` writes to its outputs file, and what the smoke suite reads.
+ * Fields marked secret are Pulumi secrets in the stack.
+ */
+
+export type Platform = "kubernetes" | "aci" | "docker";
+export type OutputPlatform = Platform | "local";
+export type Mode = "shared" | "per-user";
+
+/** One directly dialable server (docker, aci, local). Kubernetes pods are reached by port-forward instead. */
+export interface ReplicaOutput {
+    readonly name: string;
+    /** `host:port` */
+    readonly endpoint: string;
+    /** Local fleet only: the server's process id (fault tests kill it). */
+    readonly pid?: number;
+}
+
+/** BYOK provider settings that clients pass on every create and resume (secret: carries apiKey). */
+export interface ProviderOutput {
+    readonly type: string;
+    readonly baseUrl: string;
+    readonly model: string;
+    readonly apiKey?: string;
+}
+
+export interface UserOutput {
+    /** What the user's backend dials, `host:port`. */
+    readonly endpoint: string;
+    /** secret */
+    readonly connectionToken: string;
+    /** Kubernetes: label selector of this user's server pod (for port-forward). */
+    readonly selector?: string;
+    readonly suspended?: boolean;
+}
+
+export interface FleetOutputs {
+    readonly platform: OutputPlatform;
+    readonly mode: Mode;
+    /** shared mode: the load balancer, `host:port`. */
+    readonly endpoint?: string;
+    /** shared mode; secret */
+    readonly connectionToken?: string;
+    /** Kubernetes */
+    readonly namespace?: string;
+    /** Kubernetes: label selector of the server pods, `k=v,k=v`. */
+    readonly selector?: string;
+    /** Kubernetes: the container port to port-forward to. */
+    readonly port?: number;
+    /** docker / aci / local: each replica's own address. */
+    readonly replicas?: readonly ReplicaOutput[];
+    /** secret; present when Redis is on */
+    readonly redisUrl?: string;
+    readonly sessionStatePath?: string;
+    /** secret; present with BYOK */
+    readonly provider?: ProviderOutput;
+    /** per-user mode */
+    readonly users?: Readonly<Record<string, UserOutput>>;
+}

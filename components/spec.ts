@@ -1,0 +1,177 @@
+/**
+ * The Copilot CLI server contract, defined once and rendered by every platform (Kubernetes, ACI,
+ * Docker) and by the local fleet. Nothing platform-specific lives here: platforms translate
+ * `ServerSpec` into their own container shapes.
+ *
+ * Facts behind the numbers are in DESIGN.md ("Measured here") and in README ("Sizing").
+ */
+
+/** The TCP port the headless server listens on (JSON-RPC over raw TCP, LSP framing; not HTTP). */
+export const CLI_PORT = 4321;
+/** Fixed non-root uid/gid the image runs as. Kubernetes `runAsUser`/`fsGroup` use the same. */
+export const CLI_UID = 10001;
+export const CLI_GID = 10001;
+export const CLI_USER = "copilot";
+export const CLI_HOME = "/home/copilot";
+/** `COPILOT_HOME`: SQLite session store, logs and config. Kept on local disk (SQLite on SMB/NFS locks). */
+export const COPILOT_HOME = `${CLI_HOME}/.copilot`;
+/** The only path that goes on shared storage. */
+export const SESSION_STATE_PATH = `${COPILOT_HOME}/session-state`;
+/** Where the CLI unpacks itself on first run (~235 MB): must be writable, pre-warmed in our image. */
+export const CLI_CACHE_PATH = `${CLI_HOME}/.cache`;
+/** The in-image health check: a real JSON-RPC `connect` (with the token) + `ping`, exit 0 only on the right answer. */
+export const HEALTHCHECK_PATH = "/usr/local/bin/copilot-healthcheck";
+
+/** Environment variable names, in one place. */
+export const ENV = {
+    connectionToken: "COPILOT_CONNECTION_TOKEN",
+    githubToken: "COPILOT_GITHUB_TOKEN",
+    home: "COPILOT_HOME",
+    offline: "COPILOT_OFFLINE",
+    providerBaseUrl: "COPILOT_PROVIDER_BASE_URL",
+    providerType: "COPILOT_PROVIDER_TYPE",
+    providerApiKey: "COPILOT_PROVIDER_API_KEY",
+    model: "COPILOT_MODEL",
+} as const;
+
+/**
+ * Sizing from DESIGN.md's measurements: idle RSS 245–300 MB, +3–5 MB per session that ran a turn,
+ * 482 MB with 50 such sessions. The request covers idle + ~50 active sessions so the scheduler packs
+ * honestly; the limit leaves room for long sessions (V8 heap exhaustion is reported near 4 GB, and we
+ * would rather restart a replica at 2 GiB than let one session starve a node).
+ */
+export const DEFAULT_RESOURCES: ServerResources = {
+    cpuRequest: "250m",
+    cpuLimit: "2",
+    memoryRequest: "512Mi",
+    memoryLimit: "2Gi",
+};
+
+/** Seconds between "stop sending new connections" and SIGTERM: lets load balancers drop the endpoint. */
+export const DEFAULT_DRAIN_SECONDS = 10;
+/** Total shutdown budget (drain + time for in-flight turns to finish after SIGTERM). */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 90;
+
+export interface ServerResources {
+    readonly cpuRequest: string;
+    readonly cpuLimit: string;
+    readonly memoryRequest: string;
+    readonly memoryLimit: string;
+}
+
+/** A value the container reads from a secret store (Kubernetes Secret, ACI secure env, Docker env from a secret). */
+export interface SecretEnvVar {
+    readonly name: string;
+    /** Key inside the platform's secret object. */
+    readonly secretKey: string;
+}
+
+export interface PlainEnvVar {
+    readonly name: string;
+    readonly value: string;
+}
+
+export interface ProbeSpec {
+    /** Command run inside the container (exec probe). */
+    readonly exec: readonly string[];
+    readonly initialDelaySeconds: number;
+    readonly periodSeconds: number;
+    readonly timeoutSeconds: number;
+    readonly failureThreshold: number;
+}
+
+export interface ServerSpec {
+    /** Arguments passed to the image entrypoint (an init process that execs them). */
+    readonly args: readonly string[];
+    readonly port: number;
+    readonly env: readonly PlainEnvVar[];
+    readonly secretEnv: readonly SecretEnvVar[];
+    readonly sessionStatePath: string;
+    readonly homePath: string;
+    readonly copilotHome: string;
+    readonly cachePath: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly resources: ServerResources;
+    /** Startup: generous, the first run may unpack the CLI (~235 MB). */
+    readonly startupProbe: ProbeSpec;
+    /** Readiness: the server answers an authenticated JSON-RPC ping. */
+    readonly readinessProbe: ProbeSpec;
+    /** Liveness: same check, but slower to give up, so a busy replica is not killed mid-turn. */
+    readonly livenessProbe: ProbeSpec;
+    readonly drainSeconds: number;
+    readonly terminationGraceSeconds: number;
+}
+
+/** Which model credential the servers hold. */
+export type ModelCredential =
+    /** `COPILOT_GITHUB_TOKEN` on the server; sessions use it. */
+    | { readonly kind: "githubToken" }
+    /** BYOK: the server holds nothing; clients pass `provider` on every create and resume (DESIGN.md). */
+    | { readonly kind: "provider" };
+
+export interface ServerSpecOptions {
+    readonly credential: ModelCredential;
+    /** `--session-idle-timeout <seconds>` when set. */
+    readonly sessionIdleTimeoutSeconds?: number;
+    readonly resources?: Partial<ServerResources>;
+    readonly drainSeconds?: number;
+    readonly terminationGraceSeconds?: number;
+}
+
+/** Secret keys (inside the platform secret object) the spec refers to. */
+export const SECRET_KEYS = {
+    connectionToken: "connection-token",
+    githubToken: "github-token",
+} as const;
+
+/** The headless server command line (arguments after the entrypoint). */
+export function serverArgs(opts: { sessionIdleTimeoutSeconds?: number } = {}): string[] {
+    const args = ["copilot", "--headless", "--host", "0.0.0.0", "--port", String(CLI_PORT), "--no-auto-update"];
+    if (opts.sessionIdleTimeoutSeconds !== undefined) {
+        args.push("--session-idle-timeout", String(opts.sessionIdleTimeoutSeconds));
+    }
+    return args;
+}
+
+/** The health check command: a JSON-RPC `connect` with the token from the container env, then `ping`. */
+export function healthCheckCommand(): string[] {
+    return [HEALTHCHECK_PATH];
+}
+
+export function buildServerSpec(opts: ServerSpecOptions): ServerSpec {
+    const secretEnv: SecretEnvVar[] = [{ name: ENV.connectionToken, secretKey: SECRET_KEYS.connectionToken }];
+    if (opts.credential.kind === "githubToken") {
+        secretEnv.push({ name: ENV.githubToken, secretKey: SECRET_KEYS.githubToken });
+    }
+    const check = healthCheckCommand();
+    const drainSeconds = opts.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
+    const terminationGraceSeconds = opts.terminationGraceSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
+    if (terminationGraceSeconds <= drainSeconds) {
+        throw new Error(
+            `terminationGraceSeconds (${terminationGraceSeconds}) must be greater than drainSeconds (${drainSeconds}): ` +
+                "the server needs time after the drain to finish in-flight turns",
+        );
+    }
+    return {
+        args: serverArgs({ sessionIdleTimeoutSeconds: opts.sessionIdleTimeoutSeconds }),
+        port: CLI_PORT,
+        env: [
+            { name: ENV.home, value: COPILOT_HOME },
+            { name: "HOME", value: CLI_HOME },
+        ],
+        secretEnv,
+        sessionStatePath: SESSION_STATE_PATH,
+        homePath: CLI_HOME,
+        copilotHome: COPILOT_HOME,
+        cachePath: CLI_CACHE_PATH,
+        uid: CLI_UID,
+        gid: CLI_GID,
+        resources: { ...DEFAULT_RESOURCES, ...opts.resources },
+        startupProbe: { exec: check, initialDelaySeconds: 1, periodSeconds: 2, timeoutSeconds: 3, failureThreshold: 60 },
+        readinessProbe: { exec: check, initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+        livenessProbe: { exec: check, initialDelaySeconds: 0, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
+        drainSeconds,
+        terminationGraceSeconds,
+    };
+}

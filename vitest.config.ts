@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+    test: {
+        include: ["test/**/*.test.ts"],
+        environment: "node",
+        pool: "forks",
+        // Real-process suites (image build, local fleet) set their own longer timeouts per test.
+        testTimeout: 30_000,
+        hookTimeout: 120_000,
+        reporters: process.env.CI ? ["default", ["json", { outputFile: ".tmp/vitest-report.json" }]] : ["default"],
+    },
+});
