@@ -1,0 +1,13 @@
+/** Application-side pieces for backends that use a copilot-fleet deployment. */
+export {
+    RedisSessionLock,
+    LockUnavailableError,
+    LockTimeoutError,
+    LockLostError,
+    DEFAULT_LOCK_KEY_PREFIX,
+    DEFAULT_LEASE_MS,
+    DEFAULT_WAIT_MS,
+    DEFAULT_COMMAND_TIMEOUT_MS,
+} from "./lock";
+export type { LockHandle, RedisSessionLockOptions, AcquireOptions } from "./lock";
+export { rankReplicas, pickReplica, rendezvousScore } from "./routing";
