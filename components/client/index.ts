@@ -11,3 +11,15 @@ export {
 } from "./lock";
 export type { LockHandle, RedisSessionLockOptions, AcquireOptions } from "./lock";
 export { rankReplicas, pickReplica, rendezvousScore } from "./routing";
+export {
+    ownedSessionId,
+    ownerTag,
+    ownerOf,
+    isOwnedSessionId,
+    isOwnedBy,
+    assertOwner,
+    resumeOwnedSession,
+    sessionsOwnedBy,
+    SessionOwnershipError,
+} from "./ownership";
+export type { OwnershipOptions, ResumingClient } from "./ownership";
