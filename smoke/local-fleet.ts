@@ -1,0 +1,290 @@
+/**
+ * The local fleet: the same topology as a shared or per-user deployment, as real processes on
+ * 127.0.0.1 — N Copilot CLI servers (one shared session-state folder, a private COPILOT_HOME each),
+ * HAProxy in front, Redis with a password, and a stub model for offline BYOK turns.
+ *
+ * CLI:  npm run fleet:local -- --replicas 3 --outputs fleet.json [--mode per-user --users a,b] [--keep]
+ * Lib:  const fleet = await startLocalFleet({ replicas: 2 }); ... await fleet.stop();
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/outputs";
+import { cliCacheIsWarm, defaultCliCacheDir, startCliServer, type CliServer } from "./local/cli-server";
+import { startHaproxy, type Haproxy } from "./local/haproxy";
+import { startRedis, type RedisProcess } from "./local/redis";
+import { startStubModel, type StubModel, type StubModelOptions } from "./local/stub-model";
+import { waitForPing } from "./rpc";
+
+export interface LocalFleetOptions {
+    /** shared (default) or per-user. */
+    readonly mode?: "shared" | "per-user";
+    /** shared mode: number of CLI servers. Default 2. */
+    readonly replicas?: number;
+    /** per-user mode: user ids (one server each). */
+    readonly users?: readonly string[];
+    /** Keep the temp dir on stop (for debugging). */
+    readonly keep?: boolean;
+    /** Start Redis (shared mode). Default true. */
+    readonly redis?: boolean;
+    readonly stubModel?: StubModelOptions;
+    /** HAProxy health-check interval (ms). */
+    readonly checkIntervalMs?: number;
+    /** Parent dir for the fleet's temp dir. Default os.tmpdir(). */
+    readonly baseDir?: string;
+    /** Log progress lines here (the CLI passes console.error). */
+    readonly log?: (line: string) => void;
+}
+
+export interface LocalFleet {
+    readonly outputs: FleetOutputs;
+    readonly dir: string;
+    /** shared mode: the folder every replica's `$COPILOT_HOME/session-state` points to. */
+    readonly sessionStatePath?: string;
+    readonly servers: ReadonlyMap<string, CliServer>;
+    readonly stub: StubModel;
+    readonly redis?: RedisProcess;
+    readonly haproxy?: Haproxy;
+    server(name: string): CliServer;
+    /** Signal one replica and wait (bounded) until it has exited. */
+    killReplica(name: string, signal?: NodeJS.Signals): Promise<void>;
+    /** Stops everything this fleet started; removes the temp dir unless `keep`. Idempotent. */
+    stop(): Promise<void>;
+}
+
+const USER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+function token(): string {
+    return randomBytes(32).toString("base64url");
+}
+
+export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<LocalFleet> {
+    const mode = opts.mode ?? "shared";
+    const log = opts.log ?? (() => undefined);
+    const names: string[] =
+        mode === "shared" ? Array.from({ length: opts.replicas ?? 2 }, (_, i) => `replica-${i}`) : [...(opts.users ?? [])];
+    if (mode === "shared" && (names.length < 1 || names.length > 32)) throw new Error("--replicas must be between 1 and 32");
+    if (mode === "per-user") {
+        if (names.length === 0) throw new Error("per-user mode needs --users a,b");
+        for (const u of names) if (!USER_ID.test(u)) throw new Error(`user id ${JSON.stringify(u)} must match ${USER_ID}`);
+        if (new Set(names).size !== names.length) throw new Error("user ids must be unique");
+    }
+
+    const dir = mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), "copilot-fleet-local-"));
+    const servers = new Map<string, CliServer>();
+    let stub: StubModel | undefined;
+    let redis: RedisProcess | undefined;
+    let haproxy: Haproxy | undefined;
+    // If this process dies without stop(), do not leave CLI servers behind: they outlive their parent.
+    const pids = new Set<number>();
+    const onExit = (): void => {
+        for (const pid of pids) {
+            try {
+                process.kill(pid, "SIGKILL");
+            } catch {
+                /* already gone */
+            }
+        }
+    };
+    process.on("exit", onExit);
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+        stopping ??= (async () => {
+            await haproxy?.stop();
+            await Promise.all([...servers.values()].map((s) => s.stop()));
+            await redis?.stop();
+            await stub?.stop();
+            process.off("exit", onExit);
+            if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+        })();
+        return stopping;
+    };
+
+    try {
+        stub = await startStubModel(opts.stubModel);
+        const provider = { type: "openai", baseUrl: stub.baseUrl, model: stub.model };
+        const cacheDir = defaultCliCacheDir();
+        const sessionStatePath = mode === "shared" ? path.join(dir, "shared", "session-state") : undefined;
+        if (sessionStatePath) mkdirSync(sessionStatePath, { recursive: true });
+        const sharedToken = mode === "shared" ? token() : undefined;
+        const tokens = new Map(names.map((n) => [n, sharedToken ?? token()]));
+        const startOne = async (name: string): Promise<void> => {
+            const s = await startCliServer({
+                name,
+                dir: path.join(dir, name),
+                connectionToken: tokens.get(name) as string,
+                sharedSessionState: sessionStatePath,
+                provider,
+                cacheDir,
+            });
+            servers.set(name, s);
+            pids.add(s.pid);
+            void s.exited.then(() => pids.delete(s.pid));
+            log(`${name}: ${s.endpoint} (pid ${s.pid})`);
+        };
+        // The first start unpacks ~235 MB into the cache; let one server do that before the rest share it.
+        const parallel = cliCacheIsWarm(cacheDir) ? names : names.slice(1);
+        if (parallel.length !== names.length) await startOne(names[0]);
+        await Promise.all(parallel.map(startOne));
+
+        let outputs: FleetOutputs;
+        if (mode === "shared") {
+            if (opts.redis !== false) {
+                mkdirSync(path.join(dir, "redis"), { recursive: true });
+                redis = await startRedis({ dir: path.join(dir, "redis") });
+                pids.add(redis.pid);
+                log(`redis: 127.0.0.1:${redis.port}`);
+            }
+            mkdirSync(path.join(dir, "haproxy"), { recursive: true });
+            haproxy = await startHaproxy({
+                dir: path.join(dir, "haproxy"),
+                backends: names.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint })),
+                connectionToken: sharedToken as string,
+                checkIntervalMs: opts.checkIntervalMs,
+            });
+            pids.add(haproxy.pid);
+            const lbReady = await waitForPing(haproxy.endpoint, sharedToken as string, 10_000);
+            if (!lbReady.ok) throw new Error(`load balancer ${haproxy.endpoint} does not answer ping: ${lbReady.error}`);
+            log(`haproxy: ${haproxy.endpoint}`);
+            const replicas: ReplicaOutput[] = names.map((n) => {
+                const s = servers.get(n) as CliServer;
+                return { name: n, endpoint: s.endpoint, pid: s.pid };
+            });
+            outputs = {
+                platform: "local",
+                mode: "shared",
+                endpoint: haproxy.endpoint,
+                connectionToken: sharedToken,
+                replicas,
+                ...(redis ? { redisUrl: redis.url } : {}),
+                provider,
+                sessionStatePath,
+            };
+        } else {
+            const users: Record<string, UserOutput> = {};
+            for (const n of names) {
+                const s = servers.get(n) as CliServer;
+                users[n] = { endpoint: s.endpoint, connectionToken: tokens.get(n) as string };
+            }
+            outputs = {
+                platform: "local",
+                mode: "per-user",
+                replicas: names.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
+                provider,
+                users,
+            };
+        }
+
+        const stubRef = stub;
+        return {
+            outputs,
+            dir,
+            sessionStatePath,
+            servers,
+            stub: stubRef,
+            redis,
+            haproxy,
+            server(name: string): CliServer {
+                const s = servers.get(name);
+                if (!s) throw new Error(`no replica named ${name}`);
+                return s;
+            },
+            async killReplica(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+                const s = servers.get(name);
+                if (!s) throw new Error(`no replica named ${name}`);
+                if (!(await s.kill(signal, 15_000))) throw new Error(`${name} (pid ${s.pid}) did not exit within 15 s of ${signal}`);
+            },
+            stop,
+        };
+    } catch (e) {
+        await stop();
+        throw e;
+    }
+}
+
+/** Writes the outputs file (0600: it holds the connection token and Redis password). */
+export function writeOutputsFile(file: string, outputs: FleetOutputs): void {
+    writeFileSync(file, JSON.stringify(outputs, null, 2) + "\n", { mode: 0o600 });
+}
+
+interface FleetCliArgs {
+    replicas: number;
+    outputs?: string;
+    mode: "shared" | "per-user";
+    users: string[];
+    keep: boolean;
+}
+
+export function parseFleetArgs(argv: readonly string[]): FleetCliArgs {
+    const args: FleetCliArgs = { replicas: 2, mode: "shared", users: [], keep: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const next = (): string => {
+            const v = argv[++i];
+            if (v === undefined) throw new Error(`${a} needs a value`);
+            return v;
+        };
+        if (a === "--replicas") {
+            args.replicas = Number(next());
+            if (!Number.isInteger(args.replicas)) throw new Error("--replicas must be an integer");
+        } else if (a === "--outputs") args.outputs = next();
+        else if (a === "--mode") {
+            const m = next();
+            if (m !== "shared" && m !== "per-user") throw new Error("--mode must be shared or per-user");
+            args.mode = m;
+        } else if (a === "--users") args.users = next().split(",").map((u) => u.trim()).filter(Boolean);
+        else if (a === "--keep") args.keep = true;
+        else if (a === "--help" || a === "-h") {
+            throw new Error("usage: fleet:local -- --replicas N --outputs file.json [--mode shared|per-user] [--users a,b] [--keep]");
+        } else throw new Error(`unknown argument ${a}`);
+    }
+    return args;
+}
+
+async function main(): Promise<void> {
+    const args = parseFleetArgs(process.argv.slice(2));
+    // A stale file from an earlier run would point clients at dead processes: it only exists while healthy.
+    if (args.outputs) rmSync(args.outputs, { force: true });
+    const log = (l: string): void => console.error(`[fleet] ${l}`);
+    const fleet = await startLocalFleet({ mode: args.mode, replicas: args.replicas, users: args.users, keep: args.keep, log });
+    let shuttingDown = false;
+    const shutdown = (sig: string): void => {
+        if (shuttingDown) return;
+        shuttingDown = true;
+        log(`${sig}: stopping`);
+        if (args.outputs) rmSync(args.outputs, { force: true });
+        void fleet.stop().then(
+            () => process.exit(0),
+            (e: unknown) => {
+                console.error(e);
+                process.exit(1);
+            },
+        );
+    };
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    if (args.outputs) {
+        writeOutputsFile(args.outputs, fleet.outputs);
+        log(`outputs written to ${args.outputs}`);
+    } else {
+        console.log(JSON.stringify(fleet.outputs, null, 2));
+    }
+    log(`ready (dir ${fleet.dir}); Ctrl-C to stop`);
+    // Report replicas that die on their own: the fleet keeps running so fault drills can continue.
+    for (const s of fleet.servers.values()) {
+        void s.exited.then((r) => {
+            if (!shuttingDown) log(`${s.name} (pid ${s.pid}) exited: code ${r.code} signal ${r.signal}`);
+        });
+    }
+    // Stay in the foreground until a signal arrives.
+    await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+}
+
+if (require.main === module) {
+    main().catch((e: unknown) => {
+        console.error(`[fleet] ${(e as Error).message}`);
+        process.exit(1);
+    });
+}
