@@ -1,0 +1,535 @@
+/**
+ * Stack configuration: parsed and validated in one place, before any resource is registered.
+ *
+ * `parseFleetConfig` is pure (no Pulumi engine needed): it takes the raw strings Pulumi stores for
+ * each key and returns typed, defaulted settings, or throws one `ConfigError` listing every mistake,
+ * each naming the key, the bad value and what is accepted. Secret values come back wrapped with
+ * `pulumi.secret` so they stay secret end to end.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Mode, Platform } from "./outputs";
+import { ServerResources } from "./spec";
+
+export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
+export type ImagePlatform = (typeof IMAGE_PLATFORMS)[number];
+
+/** The Copilot CLI version deployed when `cliVersion` is not set. Move it together with package.json's `@github/copilot`. */
+export const DEFAULT_CLI_VERSION = "1.0.102";
+export const DEFAULT_REPLICAS = 3;
+export const MIN_REPLICAS = 1;
+export const MAX_REPLICAS = 50;
+export const DEFAULT_NAMESPACE = "copilot-fleet";
+export const DEFAULT_STORAGE_SIZE = "10Gi";
+export const DEFAULT_SESSION_TTL_HOURS = 24;
+export const MAX_USER_ID_LENGTH = 40;
+export const PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
+/** Platforms this version can deploy; the others are reserved names with a clear error. */
+export const SUPPORTED_PLATFORMS: readonly Platform[] = ["kubernetes", "docker"];
+export const MODES: readonly Mode[] = ["shared", "per-user"];
+export const EXPOSURES = ["cluster", "internal", "public"] as const;
+export type Exposure = (typeof EXPOSURES)[number];
+/** `COPILOT_PROVIDER_TYPE` values the CLI accepts for BYOK. */
+export const PROVIDER_TYPES = ["openai", "azure", "anthropic"] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+/** Every key this package reads, in one list (Pulumi.yaml documents each). */
+export const CONFIG_KEYS = [
+    "platform",
+    "mode",
+    "replicas",
+    "users",
+    "cliVersion",
+    "image",
+    "imageRepository",
+    "imagePlatform",
+    "githubToken",
+    "provider",
+    "connectionToken",
+    "exposure",
+    "allowedCidrs",
+    "redis",
+    "sessionTtlHours",
+    "sessionIdleTimeoutSeconds",
+    "storageClass",
+    "storageSize",
+    "namespace",
+    "createNamespace",
+    "clientAffinity",
+    "serviceAnnotations",
+    "resources",
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Raw values as Pulumi stores them: strings (objects and lists are JSON text). */
+export type RawConfig = Partial<Record<ConfigKey, string>>;
+
+export interface UserConfig {
+    /** Lowercase DNS label, at most 40 characters; names every resource of this user. */
+    readonly id: string;
+    /** That user's own GitHub token (secret); falls back to the service token or BYOK provider. */
+    readonly githubToken?: pulumi.Output<string>;
+    /** Suspended users' servers scale to zero; their session storage is kept. */
+    readonly suspended: boolean;
+}
+
+export interface ProviderConfig {
+    readonly type: ProviderType;
+    readonly baseUrl: string;
+    readonly model: string;
+    readonly apiKey?: pulumi.Output<string>;
+}
+
+export type CredentialConfig =
+    | { readonly kind: "githubToken"; readonly githubToken: pulumi.Output<string> }
+    | { readonly kind: "provider"; readonly provider: ProviderConfig };
+
+export interface FleetConfig {
+    readonly platform: Platform;
+    readonly mode: Mode;
+    /** Shared mode only. */
+    readonly replicas: number;
+    /** Per-user mode only. */
+    readonly users: readonly UserConfig[];
+    readonly cliVersion: string;
+    /** Prebuilt image reference; when set nothing is built. */
+    readonly image?: string;
+    /** Where the built image is pushed (`registry.example.com/copilot-cli`); needed by cluster platforms when `image` is unset. */
+    readonly imageRepository?: string;
+    /** Platform the image is built for. */
+    readonly imagePlatform: ImagePlatform;
+    readonly credential: CredentialConfig;
+    /** When absent a token is generated per fleet (per user in per-user mode). */
+    readonly connectionToken?: pulumi.Output<string>;
+    readonly exposure: Exposure;
+    readonly allowedCidrs: readonly string[];
+    readonly redis: boolean;
+    readonly sessionTtlHours: number;
+    readonly sessionIdleTimeoutSeconds?: number;
+    readonly storageClass?: string;
+    readonly storageSize: string;
+    readonly namespace: string;
+    readonly createNamespace: boolean;
+    readonly clientAffinity: boolean;
+    readonly serviceAnnotations: Readonly<Record<string, string>>;
+    readonly resources: Partial<ServerResources>;
+}
+
+/** A configuration mistake: `key`, the offending value (as the user wrote it) and what is accepted. */
+export interface ConfigIssue {
+    readonly key: string;
+    readonly message: string;
+}
+
+/**
+ * Thrown before any resource is registered. A `RunError`, so Pulumi prints the message without a
+ * stack trace: the message is the whole story.
+ */
+export class ConfigError extends pulumi.RunError {
+    readonly issues: readonly ConfigIssue[];
+    constructor(issues: readonly ConfigIssue[]) {
+        super(
+            `Invalid copilot-fleet configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+                issues.map((i) => `  - ${i.message}`).join("\n"),
+        );
+        this.name = "ConfigError";
+        this.issues = issues;
+    }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const EXACT_VERSION = /^\d+\.\d+\.\d+$/;
+/** Kubernetes resource.Quantity (binary and decimal suffixes). */
+const QUANTITY = /^([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
+
+const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+
+/** `true` for a valid IPv4 or IPv6 CIDR such as `203.0.113.0/24` or `2001:db8::/32`. */
+export function isCidr(value: string): boolean {
+    const slash = value.indexOf("/");
+    if (slash < 0 || value.indexOf("/", slash + 1) >= 0) return false;
+    const addr = value.slice(0, slash);
+    const prefixText = value.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefixText)) return false;
+    const prefix = Number(prefixText);
+    if (isIpv4(addr)) return prefix <= 32;
+    if (isIpv6(addr)) return prefix <= 128;
+    return false;
+}
+
+function isIpv4(addr: string): boolean {
+    const parts = addr.split(".");
+    return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+function isIpv6(addr: string): boolean {
+    if (!/^[0-9a-fA-F:.]+$/.test(addr) || addr.includes(":::")) return false;
+    const halves = addr.split("::");
+    if (halves.length > 2) return false;
+    const groups = (s: string) => (s === "" ? [] : s.split(":"));
+    const head = groups(halves[0]);
+    const tail = halves.length === 2 ? groups(halves[1]) : [];
+    const all = [...head, ...tail];
+    // An embedded IPv4 tail (::ffff:192.0.2.1) counts as two groups.
+    let count = all.length;
+    const last = all[all.length - 1];
+    if (last !== undefined && last.includes(".")) {
+        if (!isIpv4(last)) return false;
+        count += 1;
+        all.pop();
+    }
+    if (!all.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return false;
+    return halves.length === 2 ? count < 8 : count === 8;
+}
+
+/**
+ * An image reference must be pinned: by digest (`repo@sha256:<64 hex>`) or by an explicit tag other
+ * than `latest`. Returns a reason when it is not.
+ */
+export function imageReferenceProblem(ref: string): string | undefined {
+    if (ref.trim() !== ref || ref === "" || /\s/.test(ref)) return "it is empty or contains whitespace";
+    const at = ref.indexOf("@");
+    if (at >= 0) {
+        return /^sha256:[0-9a-f]{64}$/.test(ref.slice(at + 1)) ? undefined : "its digest is not sha256:<64 hex digits>";
+    }
+    const lastSlash = ref.lastIndexOf("/");
+    const colon = ref.indexOf(":", lastSlash + 1);
+    if (colon < 0) return "it has no tag or digest (an unpinned image moves under you)";
+    const tag = ref.slice(colon + 1);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `its tag ${show(tag)} is not a valid tag`;
+    if (tag === "latest") return 'its tag is "latest" (it moves under you)';
+    return undefined;
+}
+
+class Collector {
+    readonly issues: ConfigIssue[] = [];
+    add(key: string, message: string): void {
+        this.issues.push({ key, message: `${key}: ${message}` });
+    }
+}
+
+function parseJson(c: Collector, key: ConfigKey, text: string, expected: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        c.add(key, `${show(text)} is not ${expected} (set it with \`pulumi config set --path\` or as a YAML ${expected})`);
+        return undefined;
+    }
+}
+
+function parseEnum<T extends string>(c: Collector, key: ConfigKey, raw: string | undefined, accepted: readonly T[], dflt: T): T {
+    if (raw === undefined) return dflt;
+    if ((accepted as readonly string[]).includes(raw)) return raw as T;
+    c.add(key, `${show(raw)} is not accepted; use one of ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
+    return dflt;
+}
+
+function parseBool(c: Collector, key: ConfigKey, raw: string | undefined, dflt: boolean): boolean {
+    if (raw === undefined) return dflt;
+    if (raw === "true") return true;
+    if (raw === "false") return false;
+    c.add(key, `${show(raw)} is not a boolean; use true or false`);
+    return dflt;
+}
+
+function parseNumber(c: Collector, key: ConfigKey, raw: string | undefined, opts: { integer: boolean; min: number; max: number }): number | undefined {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    const ok = raw.trim() !== "" && Number.isFinite(n) && (!opts.integer || Number.isInteger(n)) && n >= opts.min && n <= opts.max;
+    if (!ok) {
+        c.add(key, `${show(raw)} is not accepted; use ${opts.integer ? "an integer" : "a number"} from ${opts.min} to ${opts.max}`);
+        return undefined;
+    }
+    return n;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function parseUsers(c: Collector, raw: string | undefined): UserConfig[] {
+    if (raw === undefined) return [];
+    const value = parseJson(c, "users", raw, "a list");
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) {
+        c.add("users", `${show(raw)} is not a list; use a list of user ids or of { id, githubToken, suspended } objects`);
+        return [];
+    }
+    const users: UserConfig[] = [];
+    const seen = new Set<string>();
+    value.forEach((entry: unknown, i: number) => {
+        const where = `users[${i}]`;
+        let id: unknown;
+        let githubToken: unknown;
+        let suspended: unknown = false;
+        if (typeof entry === "string") {
+            id = entry;
+        } else if (isObject(entry)) {
+            const unknownKeys = Object.keys(entry).filter((k) => !["id", "githubToken", "suspended"].includes(k));
+            if (unknownKeys.length > 0) {
+                c.add("users", `${where} has unknown field(s) ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")}; accepted: "id", "githubToken", "suspended"`);
+            }
+            ({ id, githubToken, suspended = false } = entry);
+        } else {
+            c.add("users", `${where} is ${show(entry)}; use a user id string or an object { id, githubToken, suspended }`);
+            return;
+        }
+        if (typeof id !== "string" || !DNS_LABEL.test(id) || id.length > MAX_USER_ID_LENGTH) {
+            c.add(
+                "users",
+                `${where} id ${show(id)} is not accepted; a user id must be a lowercase DNS label ` +
+                    `(a-z, 0-9 and "-", starting and ending with a letter or digit) of at most ${MAX_USER_ID_LENGTH} characters`,
+            );
+            return;
+        }
+        if (seen.has(id)) {
+            c.add("users", `user id ${show(id)} appears more than once; each user id must be unique`);
+            return;
+        }
+        seen.add(id);
+        if (githubToken !== undefined && (typeof githubToken !== "string" || githubToken === "")) {
+            c.add("users", `${where} (${id}) githubToken is not a non-empty string`);
+            return;
+        }
+        if (typeof suspended !== "boolean") {
+            c.add("users", `${where} (${id}) suspended is ${show(suspended)}; use true or false`);
+            return;
+        }
+        users.push({ id, suspended, githubToken: githubToken === undefined ? undefined : pulumi.secret(githubToken as string) });
+    });
+    return users;
+}
+
+function parseProvider(c: Collector, raw: string): ProviderConfig | undefined {
+    const value = parseJson(c, "provider", raw, "an object");
+    if (value === undefined) return undefined;
+    if (!isObject(value)) {
+        c.add("provider", "is not an object; use { type, baseUrl, model, apiKey } (apiKey as a secret)");
+        return undefined;
+    }
+    const unknownKeys = Object.keys(value).filter((k) => !["type", "baseUrl", "model", "apiKey"].includes(k));
+    if (unknownKeys.length > 0) {
+        c.add("provider", `unknown field(s) ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")}; accepted: "type", "baseUrl", "model", "apiKey"`);
+    }
+    const { type = "openai", baseUrl, model, apiKey } = value;
+    let ok = true;
+    if (typeof type !== "string" || !(PROVIDER_TYPES as readonly string[]).includes(type)) {
+        c.add("provider.type", `${show(type)} is not accepted; use one of ${PROVIDER_TYPES.map((t) => JSON.stringify(t)).join(", ")}`);
+        ok = false;
+    }
+    if (baseUrl === undefined || baseUrl === "") {
+        c.add("provider.baseUrl", "is required with provider: the model endpoint's base URL, e.g. https://example.openai.azure.com/openai/v1");
+        ok = false;
+    } else if (typeof baseUrl !== "string" || !/^https?:\/\/[^\s/]+/.test(baseUrl)) {
+        c.add("provider.baseUrl", `${show(baseUrl)} is not accepted; use an http:// or https:// URL`);
+        ok = false;
+    }
+    if (model === undefined || model === "") {
+        c.add("provider.model", "is required with provider: the model name the provider serves, e.g. gpt-4.1");
+        ok = false;
+    } else if (typeof model !== "string") {
+        c.add("provider.model", `${show(model)} is not accepted; use a model name string`);
+        ok = false;
+    }
+    if (apiKey !== undefined && (typeof apiKey !== "string" || apiKey === "")) {
+        c.add("provider.apiKey", "is not a non-empty string; set it with `pulumi config set --path --secret provider.apiKey`");
+        ok = false;
+    }
+    if (!ok) return undefined;
+    return {
+        type: type as ProviderType,
+        baseUrl: baseUrl as string,
+        model: model as string,
+        apiKey: apiKey === undefined ? undefined : pulumi.secret(apiKey as string),
+    };
+}
+
+function parseStringList(c: Collector, key: ConfigKey, raw: string | undefined): string[] | undefined {
+    if (raw === undefined) return undefined;
+    const value = parseJson(c, key, raw, "a list");
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        c.add(key, `${show(raw)} is not a list of strings`);
+        return undefined;
+    }
+    return value as string[];
+}
+
+function parseStringMap(c: Collector, key: ConfigKey, raw: string | undefined): Record<string, string> {
+    if (raw === undefined) return {};
+    const value = parseJson(c, key, raw, "an object");
+    if (value === undefined) return {};
+    if (!isObject(value) || !Object.values(value).every((v) => typeof v === "string")) {
+        c.add(key, `${show(raw)} is not an object of string values`);
+        return {};
+    }
+    return value as Record<string, string>;
+}
+
+function parseResources(c: Collector, raw: string | undefined): Partial<ServerResources> {
+    if (raw === undefined) return {};
+    const value = parseJson(c, "resources", raw, "an object");
+    if (!isObject(value)) {
+        if (value !== undefined) c.add("resources", `${show(raw)} is not an object`);
+        return {};
+    }
+    const accepted = ["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"];
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) {
+        if (!accepted.includes(k)) {
+            c.add("resources", `unknown field ${JSON.stringify(k)}; accepted: ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
+        } else if (typeof v !== "string" || !QUANTITY.test(v)) {
+            c.add(`resources.${k}`, `${show(v)} is not a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"`);
+        } else {
+            out[k] = v;
+        }
+    }
+    return out as Partial<ServerResources>;
+}
+
+/** Parse and validate every key; throws `ConfigError` listing every problem found. */
+export function parseFleetConfig(raw: RawConfig): FleetConfig {
+    const c = new Collector();
+
+    const platform = parseEnum(c, "platform", raw.platform, PLATFORMS, "kubernetes");
+    if (raw.platform !== undefined && PLATFORMS.includes(platform) && platform === raw.platform && !SUPPORTED_PLATFORMS.includes(platform)) {
+        c.add(
+            "platform",
+            `${show(raw.platform)} is not supported yet by this version of copilot-fleet; supported now: ` +
+                SUPPORTED_PLATFORMS.map((p) => JSON.stringify(p)).join(", "),
+        );
+    }
+    const mode = parseEnum(c, "mode", raw.mode, MODES, "shared");
+
+    const replicasParsed = parseNumber(c, "replicas", raw.replicas, { integer: true, min: MIN_REPLICAS, max: MAX_REPLICAS });
+    if (mode === "per-user" && raw.replicas !== undefined) {
+        c.add("replicas", `${show(raw.replicas)} is set, but replicas applies to mode "shared" only; per-user mode runs one server per user (remove the key)`);
+    }
+    const replicas = replicasParsed ?? DEFAULT_REPLICAS;
+
+    const users = parseUsers(c, raw.users);
+    if (mode === "per-user" && raw.users === undefined) {
+        c.add("users", 'is required with mode "per-user": a list of user ids (lowercase DNS labels), e.g. ["alice","bob"]');
+    } else if (mode === "per-user" && raw.users !== undefined && users.length === 0 && c.issues.every((i) => i.key !== "users")) {
+        c.add("users", 'is an empty list; mode "per-user" needs at least one user id');
+    }
+    if (mode === "shared" && raw.users !== undefined) {
+        c.add("users", 'is set, but users applies to mode "per-user" only; set mode to "per-user" or remove the key');
+    }
+
+    let cliVersion = DEFAULT_CLI_VERSION;
+    if (raw.cliVersion !== undefined) {
+        if (EXACT_VERSION.test(raw.cliVersion)) cliVersion = raw.cliVersion;
+        else c.add("cliVersion", `${show(raw.cliVersion)} is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`);
+    }
+
+    if (raw.image !== undefined) {
+        const problem = imageReferenceProblem(raw.image);
+        if (problem) c.add("image", `${show(raw.image)} is not accepted: ${problem}; use repo:exact-tag or repo@sha256:<digest>`);
+    }
+
+    if (raw.image !== undefined && raw.imageRepository !== undefined) {
+        c.add("imageRepository", `is set together with image ${show(raw.image)}; with image nothing is built, so remove one of them`);
+    }
+    if (raw.imageRepository !== undefined && !/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(raw.imageRepository)) {
+        c.add("imageRepository", `${show(raw.imageRepository)} is not a repository name; use e.g. "myregistry.azurecr.io/copilot-cli" (no tag)`);
+    }
+    if (platform === "kubernetes" && raw.image === undefined && raw.imageRepository === undefined) {
+        c.add("image", 'is not set and neither is imageRepository; on platform "kubernetes" set image (a prebuilt, pinned reference) or imageRepository (a registry the cluster can pull from; the image is built and pushed there)');
+    }
+    const imagePlatform = parseEnum(c, "imagePlatform", raw.imagePlatform, IMAGE_PLATFORMS, "linux/amd64");
+
+    const hasGithubToken = raw.githubToken !== undefined && raw.githubToken !== "";
+    const hasProvider = raw.provider !== undefined;
+    let credential: CredentialConfig | undefined;
+    if (hasGithubToken && hasProvider) {
+        c.add("githubToken", "and provider are both set; choose one model credential: githubToken (the servers hold a service token) or provider (BYOK; clients pass it)");
+    } else if (!hasGithubToken && !hasProvider) {
+        c.add("githubToken", "is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model)");
+    } else if (hasGithubToken) {
+        credential = { kind: "githubToken", githubToken: pulumi.secret(raw.githubToken as string) };
+    } else {
+        const provider = parseProvider(c, raw.provider as string);
+        if (provider) credential = { kind: "provider", provider };
+    }
+
+    let connectionToken: pulumi.Output<string> | undefined;
+    if (raw.connectionToken !== undefined) {
+        if (raw.connectionToken.length < 16) {
+            c.add("connectionToken", "is shorter than 16 characters; use a long random value (or unset it and one is generated)");
+        } else if (mode === "per-user") {
+            c.add("connectionToken", 'is set, but per-user mode generates one token per user so that no two users share one; remove the key');
+        } else {
+            connectionToken = pulumi.secret(raw.connectionToken);
+        }
+    }
+
+    const exposure = parseEnum(c, "exposure", raw.exposure, EXPOSURES, "cluster");
+    const allowedCidrs = parseStringList(c, "allowedCidrs", raw.allowedCidrs) ?? [];
+    for (const cidr of allowedCidrs) {
+        if (!isCidr(cidr)) c.add("allowedCidrs", `${show(cidr)} is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"`);
+    }
+    if (exposure === "public" && allowedCidrs.length === 0) {
+        c.add("allowedCidrs", 'is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]');
+    }
+    if (exposure === "cluster" && raw.allowedCidrs !== undefined) {
+        c.add("allowedCidrs", 'is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key');
+    }
+
+    const redis = parseBool(c, "redis", raw.redis, mode === "shared");
+    const sessionTtlHours = parseNumber(c, "sessionTtlHours", raw.sessionTtlHours, { integer: true, min: 1, max: 24 * 365 }) ?? DEFAULT_SESSION_TTL_HOURS;
+    const sessionIdleTimeoutSeconds = parseNumber(c, "sessionIdleTimeoutSeconds", raw.sessionIdleTimeoutSeconds, { integer: true, min: 60, max: 7 * 24 * 3600 });
+
+    const storageSize = raw.storageSize ?? DEFAULT_STORAGE_SIZE;
+    if (!QUANTITY.test(storageSize) || !/[KMGTPE]i?$/.test(storageSize)) {
+        c.add("storageSize", `${show(storageSize)} is not accepted; use a Kubernetes quantity such as "10Gi" or "100Gi"`);
+    }
+    if (raw.storageClass !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(raw.storageClass)) {
+        c.add("storageClass", `${show(raw.storageClass)} is not a valid StorageClass name (lowercase letters, digits, "-" and ".")`);
+    }
+    const namespace = raw.namespace ?? DEFAULT_NAMESPACE;
+    if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+        c.add("namespace", `${show(namespace)} is not accepted; use a lowercase DNS label of at most 63 characters`);
+    }
+    const createNamespace = parseBool(c, "createNamespace", raw.createNamespace, true);
+    const clientAffinity = parseBool(c, "clientAffinity", raw.clientAffinity, false);
+    const serviceAnnotations = parseStringMap(c, "serviceAnnotations", raw.serviceAnnotations);
+    const resources = parseResources(c, raw.resources);
+
+    if (c.issues.length > 0 || credential === undefined) {
+        throw new ConfigError(c.issues);
+    }
+    return {
+        platform,
+        mode,
+        replicas,
+        users,
+        cliVersion,
+        image: raw.image,
+        imageRepository: raw.imageRepository,
+        imagePlatform,
+        credential,
+        connectionToken,
+        exposure,
+        allowedCidrs,
+        redis,
+        sessionTtlHours,
+        sessionIdleTimeoutSeconds,
+        storageClass: raw.storageClass,
+        storageSize,
+        namespace,
+        createNamespace,
+        clientAffinity,
+        serviceAnnotations,
+        resources,
+    };
+}
+
+/** Read every key's raw text from a Pulumi config bag (index.ts is the only caller). */
+export function readRawConfig(config: pulumi.Config): RawConfig {
+    const raw: RawConfig = {};
+    for (const key of CONFIG_KEYS) {
+        const value = config.get(key);
+        if (value !== undefined) raw[key] = value;
+    }
+    return raw;
+}

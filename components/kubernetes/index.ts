@@ -1,0 +1,4 @@
+export * from "./render";
+export * from "./redis";
+export * from "./sharedFleet";
+export * from "./deploy";

@@ -1,0 +1,148 @@
+/**
+ * Renders the platform-neutral CLI server spec (components/spec.ts) as Kubernetes objects. Pure
+ * functions: the fleet components call them, and tests call them without mocks.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ProbeSpec, ServerSpec } from "../spec";
+
+type Container = k8s.types.input.core.v1.Container;
+type Volume = k8s.types.input.core.v1.Volume;
+type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
+type Probe = k8s.types.input.core.v1.Probe;
+
+export const CONTAINER_NAME = "copilot";
+export const PORT_NAME = "jsonrpc";
+/** Label keys and values that users, policies and the smoke suite rely on (README documents them). */
+export const LABELS = {
+    name: "app.kubernetes.io/name",
+    component: "app.kubernetes.io/component",
+    instance: "app.kubernetes.io/instance",
+    partOf: "app.kubernetes.io/part-of",
+    version: "app.kubernetes.io/version",
+    managedBy: "app.kubernetes.io/managed-by",
+    /** Per-user mode: the user a server belongs to. */
+    user: "copilot-fleet.github.com/user",
+    /** Put this label on client pods (value: the fleet name) to let them reach the fleet through its NetworkPolicy. */
+    client: "copilot-fleet.github.com/client",
+} as const;
+
+/** Volume names inside the pod. */
+export const VOLUMES = {
+    sessionState: "session-state",
+    copilotHome: "copilot-home",
+    cache: "cli-cache",
+    tmp: "tmp",
+} as const;
+
+/** Selector labels of a fleet's CLI server pods (stable: never add a label here after the first deploy). */
+export function serverSelector(fleet: string): Record<string, string> {
+    return { [LABELS.name]: "copilot-cli", [LABELS.instance]: fleet, [LABELS.component]: "server" };
+}
+
+export function serverLabels(fleet: string, cliVersion: string): Record<string, string> {
+    return { ...serverSelector(fleet), [LABELS.partOf]: "copilot-fleet", [LABELS.version]: cliVersion, [LABELS.managedBy]: "pulumi" };
+}
+
+/** `k=v,k=v`, the form `kubectl -l` and the Kubernetes API take. */
+export function selectorString(labels: Record<string, string>): string {
+    return Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+}
+
+function renderProbe(p: ProbeSpec): Probe {
+    return {
+        exec: { command: [...p.exec] },
+        initialDelaySeconds: p.initialDelaySeconds,
+        periodSeconds: p.periodSeconds,
+        timeoutSeconds: p.timeoutSeconds,
+        failureThreshold: p.failureThreshold,
+    };
+}
+
+/**
+ * The CLI container. Tokens come from `secretName` by `secretKeyRef` only; nothing sensitive is a
+ * plain value. Only `args` is set so the image's init entrypoint stays PID 1.
+ */
+export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<string>, secretName: pulumi.Input<string>): Container {
+    return {
+        name: CONTAINER_NAME,
+        image,
+        imagePullPolicy: "IfNotPresent",
+        args: [...spec.args],
+        ports: [{ name: PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
+        env: [
+            ...spec.env.map((e) => ({ name: e.name, value: e.value })),
+            ...spec.secretEnv.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secretName, key: e.secretKey } } })),
+        ],
+        resources: {
+            requests: { cpu: spec.resources.cpuRequest, memory: spec.resources.memoryRequest },
+            limits: { cpu: spec.resources.cpuLimit, memory: spec.resources.memoryLimit },
+        },
+        startupProbe: renderProbe(spec.startupProbe),
+        readinessProbe: renderProbe(spec.readinessProbe),
+        livenessProbe: renderProbe(spec.livenessProbe),
+        // Drain: the pod is already out of the Service's endpoints when preStop runs; sleeping lets
+        // kube-proxy and cloud load balancers stop sending new connections before SIGTERM arrives.
+        lifecycle: { preStop: { exec: { command: ["sleep", String(spec.drainSeconds)] } } },
+        securityContext: {
+            runAsNonRoot: true,
+            runAsUser: spec.uid,
+            runAsGroup: spec.gid,
+            allowPrivilegeEscalation: false,
+            privileged: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ["ALL"] },
+            seccompProfile: { type: "RuntimeDefault" },
+        },
+        volumeMounts: [
+            // Local disk for COPILOT_HOME (SQLite session store, logs): SQLite on SMB/NFS fails with "database is locked".
+            { name: VOLUMES.copilotHome, mountPath: spec.copilotHome },
+            // Shared storage at the session-state path only.
+            { name: VOLUMES.sessionState, mountPath: spec.sessionStatePath },
+            { name: VOLUMES.cache, mountPath: spec.cachePath },
+            { name: VOLUMES.tmp, mountPath: "/tmp" },
+        ],
+        terminationMessagePolicy: "FallbackToLogsOnError",
+    };
+}
+
+/** Pod volumes for a server; `sessionState` is the shared (or per-user) claim. */
+export function renderServerVolumes(claimName: pulumi.Input<string>): Volume[] {
+    return [
+        { name: VOLUMES.sessionState, persistentVolumeClaim: { claimName } },
+        { name: VOLUMES.copilotHome, emptyDir: { sizeLimit: "1Gi" } },
+        // The CLI unpacks ~235 MB here on first start.
+        { name: VOLUMES.cache, emptyDir: { sizeLimit: "1Gi" } },
+        { name: VOLUMES.tmp, emptyDir: { sizeLimit: "512Mi" } },
+    ];
+}
+
+export function renderPodSecurityContext(spec: ServerSpec): PodSecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: spec.uid,
+        runAsGroup: spec.gid,
+        // Makes the shared volume writable by the CLI user on storage that honours fsGroup.
+        fsGroup: spec.gid,
+        fsGroupChangePolicy: "OnRootMismatch",
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+/** Spread replicas across nodes and zones; `ScheduleAnyway` so a small cluster still schedules them. */
+export function renderSpread(selector: Record<string, string>): k8s.types.input.core.v1.TopologySpreadConstraint[] {
+    return [
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
+        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } },
+    ];
+}
+
+/** Annotations that make a LoadBalancer Service private on the major clouds; each controller ignores the others'. */
+export const INTERNAL_LB_ANNOTATIONS: Readonly<Record<string, string>> = {
+    "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+    "networking.gke.io/load-balancer-type": "Internal",
+};

@@ -1,0 +1,223 @@
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_CLI_VERSION, imageReferenceProblem, isCidr, parseFleetConfig, RawConfig } from "../../components/config";
+import { promiseOf } from "../helpers/pulumiMocks";
+
+const base: RawConfig = { platform: "kubernetes", githubToken: "gho_service", image: "registry.example.com/copilot-cli:1.0.102" };
+
+/** The messages parseFleetConfig throws for `raw` (fails the test when it does not throw). */
+function problems(raw: RawConfig): string[] {
+    try {
+        parseFleetConfig(raw);
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        expect(pulumi.RunError.isInstance(e)).toBe(true);
+        return (e as ConfigError).issues.map((i) => i.message);
+    }
+    throw new Error(`expected a ConfigError for ${JSON.stringify(raw)}`);
+}
+
+describe("parseFleetConfig defaults", () => {
+    it("applies the documented defaults", () => {
+        const cfg = parseFleetConfig(base);
+        expect(cfg).toMatchObject({
+            platform: "kubernetes",
+            mode: "shared",
+            replicas: 3,
+            users: [],
+            cliVersion: DEFAULT_CLI_VERSION,
+            exposure: "cluster",
+            allowedCidrs: [],
+            redis: true,
+            sessionTtlHours: 24,
+            storageSize: "10Gi",
+            namespace: "copilot-fleet",
+            createNamespace: true,
+            clientAffinity: false,
+            imagePlatform: "linux/amd64",
+        });
+        expect(cfg.connectionToken).toBeUndefined();
+        expect(cfg.sessionIdleTimeoutSeconds).toBeUndefined();
+    });
+
+    it("pins the same CLI version as package.json's @github/copilot", () => {
+        const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { dependencies: Record<string, string> };
+        expect(pkg.dependencies["@github/copilot"]).toBe(DEFAULT_CLI_VERSION);
+    });
+
+    it("defaults redis off in per-user mode", () => {
+        expect(parseFleetConfig({ ...base, mode: "per-user", users: '["alice"]' }).redis).toBe(false);
+    });
+
+    it("keeps every token a secret", async () => {
+        const cfg = parseFleetConfig({ ...base, connectionToken: "c".repeat(32) });
+        expect(cfg.credential.kind).toBe("githubToken");
+        if (cfg.credential.kind !== "githubToken") return;
+        expect(await pulumi.isSecret(cfg.credential.githubToken)).toBe(true);
+        expect(await promiseOf(cfg.credential.githubToken)).toBe("gho_service");
+        expect(await pulumi.isSecret(cfg.connectionToken!)).toBe(true);
+
+        const byok = parseFleetConfig({
+            platform: "kubernetes",
+            image: base.image,
+            provider: JSON.stringify({ baseUrl: "https://models.example.com/v1", model: "gpt-4.1", apiKey: "sk-1" }),
+        });
+        expect(byok.credential.kind).toBe("provider");
+        if (byok.credential.kind !== "provider") return;
+        expect(byok.credential.provider).toMatchObject({ type: "openai", baseUrl: "https://models.example.com/v1", model: "gpt-4.1" });
+        expect(await pulumi.isSecret(byok.credential.provider.apiKey!)).toBe(true);
+
+        const users = parseFleetConfig({ ...base, mode: "per-user", users: JSON.stringify(["bob", { id: "alice", githubToken: "gho_alice", suspended: true }]) });
+        expect(users.users.map((u) => [u.id, u.suspended])).toEqual([["bob", false], ["alice", true]]);
+        expect(await pulumi.isSecret(users.users[1].githubToken!)).toBe(true);
+        expect(users.users[0].githubToken).toBeUndefined();
+    });
+
+    it("accepts every documented key at once", () => {
+        const cfg = parseFleetConfig({
+            ...base,
+            replicas: "5",
+            exposure: "public",
+            allowedCidrs: '["203.0.113.0/24","2001:db8::/32"]',
+            redis: "false",
+            sessionTtlHours: "48",
+            sessionIdleTimeoutSeconds: "3600",
+            storageClass: "azurefile-csi-premium",
+            storageSize: "100Gi",
+            namespace: "copilot-prod",
+            createNamespace: "false",
+            clientAffinity: "true",
+            serviceAnnotations: '{"a.example.com/x":"y"}',
+            resources: '{"memoryLimit":"4Gi","cpuRequest":"500m"}',
+        });
+        expect(cfg).toMatchObject({
+            replicas: 5,
+            exposure: "public",
+            allowedCidrs: ["203.0.113.0/24", "2001:db8::/32"],
+            redis: false,
+            sessionTtlHours: 48,
+            sessionIdleTimeoutSeconds: 3600,
+            storageClass: "azurefile-csi-premium",
+            storageSize: "100Gi",
+            namespace: "copilot-prod",
+            createNamespace: false,
+            clientAffinity: true,
+            serviceAnnotations: { "a.example.com/x": "y" },
+            resources: { memoryLimit: "4Gi", cpuRequest: "500m" },
+        });
+    });
+});
+
+describe("parseFleetConfig refuses each mistake, naming key, value and what is accepted", () => {
+    const cases: Array<[string, RawConfig, string]> = [
+        ["unknown platform", { ...base, platform: "gke" }, 'platform: "gke" is not accepted; use one of "kubernetes", "aci", "docker"'],
+        ["platform not supported yet", { ...base, platform: "aci" }, 'platform: "aci" is not supported yet by this version of copilot-fleet; supported now: "kubernetes", "docker"'],
+        ["unknown mode", { ...base, mode: "multi" }, 'mode: "multi" is not accepted; use one of "shared", "per-user"'],
+        ["unknown exposure", { ...base, exposure: "internet" }, 'exposure: "internet" is not accepted; use one of "cluster", "internal", "public"'],
+        ["replicas not an integer", { ...base, replicas: "2.5" }, 'replicas: "2.5" is not accepted; use an integer from 1 to 50'],
+        ["replicas zero", { ...base, replicas: "0" }, 'replicas: "0" is not accepted; use an integer from 1 to 50'],
+        ["replicas too many", { ...base, replicas: "51" }, 'replicas: "51" is not accepted; use an integer from 1 to 50'],
+        ["replicas text", { ...base, replicas: "three" }, 'replicas: "three" is not accepted; use an integer from 1 to 50'],
+        ["per-user without users", { ...base, mode: "per-user" }, 'users: is required with mode "per-user": a list of user ids (lowercase DNS labels), e.g. ["alice","bob"]'],
+        ["per-user with an empty list", { ...base, mode: "per-user", users: "[]" }, 'users: is an empty list; mode "per-user" needs at least one user id'],
+        [
+            "user id with capitals",
+            { ...base, mode: "per-user", users: '["Alice"]' },
+            'users: users[0] id "Alice" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters',
+        ],
+        [
+            "user id too long",
+            { ...base, mode: "per-user", users: JSON.stringify(["a".repeat(41)]) },
+            `users: users[0] id "${"a".repeat(41)}" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters`,
+        ],
+        [
+            "user id with a separator",
+            { ...base, mode: "per-user", users: '["alice:x"]' },
+            'users: users[0] id "alice:x" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters',
+        ],
+        ["duplicate user id", { ...base, mode: "per-user", users: '["alice",{"id":"alice"}]' }, 'users: user id "alice" appears more than once; each user id must be unique'],
+        ["users in shared mode", { ...base, users: '["alice"]' }, 'users: is set, but users applies to mode "per-user" only; set mode to "per-user" or remove the key'],
+        ["replicas in per-user mode", { ...base, mode: "per-user", users: '["a"]', replicas: "3" }, 'replicas: "3" is set, but replicas applies to mode "shared" only; per-user mode runs one server per user (remove the key)'],
+        ["cliVersion latest", { ...base, cliVersion: "latest" }, `cliVersion: "latest" is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`],
+        ["cliVersion range", { ...base, cliVersion: "^1.0.0" }, `cliVersion: "^1.0.0" is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`],
+        ["cliVersion with v", { ...base, cliVersion: "v1.0.102" }, `cliVersion: "v1.0.102" is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`],
+        [
+            "githubToken and provider",
+            { ...base, provider: '{"baseUrl":"https://m.example.com/v1","model":"m"}' },
+            "githubToken: and provider are both set; choose one model credential: githubToken (the servers hold a service token) or provider (BYOK; clients pass it)",
+        ],
+        [
+            "neither githubToken nor provider",
+            { platform: "kubernetes", image: base.image },
+            "githubToken: is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model)",
+        ],
+        [
+            "provider without baseUrl",
+            { platform: "kubernetes", image: base.image, provider: '{"model":"gpt-4.1"}' },
+            "provider.baseUrl: is required with provider: the model endpoint's base URL, e.g. https://example.openai.azure.com/openai/v1",
+        ],
+        [
+            "provider without model",
+            { platform: "kubernetes", image: base.image, provider: '{"baseUrl":"https://m.example.com/v1"}' },
+            "provider.model: is required with provider: the model name the provider serves, e.g. gpt-4.1",
+        ],
+        [
+            "provider with a bad type",
+            { platform: "kubernetes", image: base.image, provider: '{"type":"bedrock","baseUrl":"https://m.example.com/v1","model":"m"}' },
+            'provider.type: "bedrock" is not accepted; use one of "openai", "azure", "anthropic"',
+        ],
+        [
+            "provider baseUrl not a URL",
+            { platform: "kubernetes", image: base.image, provider: '{"baseUrl":"models.example.com","model":"m"}' },
+            'provider.baseUrl: "models.example.com" is not accepted; use an http:// or https:// URL',
+        ],
+        ["public without allowedCidrs", { ...base, exposure: "public" }, 'allowedCidrs: is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]'],
+        ["malformed CIDR", { ...base, exposure: "public", allowedCidrs: '["10.0.0.0/33"]' }, 'allowedCidrs: "10.0.0.0/33" is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"'],
+        ["CIDR without prefix", { ...base, exposure: "internal", allowedCidrs: '["10.1.2.3"]' }, 'allowedCidrs: "10.1.2.3" is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"'],
+        ["allowedCidrs with cluster exposure", { ...base, allowedCidrs: '["10.0.0.0/8"]' }, 'allowedCidrs: is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key'],
+        ["image latest", { ...base, image: "ghcr.io/acme/copilot:latest" }, 'image: "ghcr.io/acme/copilot:latest" is not accepted: its tag is "latest" (it moves under you); use repo:exact-tag or repo@sha256:<digest>'],
+        ["image without tag", { ...base, image: "registry:5000/copilot" }, 'image: "registry:5000/copilot" is not accepted: it has no tag or digest (an unpinned image moves under you); use repo:exact-tag or repo@sha256:<digest>'],
+        [
+            "kubernetes without image or repository",
+            { platform: "kubernetes", githubToken: "t" },
+            'image: is not set and neither is imageRepository; on platform "kubernetes" set image (a prebuilt, pinned reference) or imageRepository (a registry the cluster can pull from; the image is built and pushed there)',
+        ],
+        ["short connection token", { ...base, connectionToken: "short" }, "connectionToken: is shorter than 16 characters; use a long random value (or unset it and one is generated)"],
+        ["bad storage size", { ...base, storageSize: "lots" }, 'storageSize: "lots" is not accepted; use a Kubernetes quantity such as "10Gi" or "100Gi"'],
+        ["bad namespace", { ...base, namespace: "Copilot_NS" }, 'namespace: "Copilot_NS" is not accepted; use a lowercase DNS label of at most 63 characters'],
+        ["redis not boolean", { ...base, redis: "yes" }, 'redis: "yes" is not a boolean; use true or false'],
+        ["sessionTtlHours zero", { ...base, sessionTtlHours: "0" }, 'sessionTtlHours: "0" is not accepted; use an integer from 1 to 8760'],
+        ["users not JSON", { ...base, mode: "per-user", users: "alice,bob" }, 'users: "alice,bob" is not a list (set it with `pulumi config set --path` or as a YAML a list)'],
+        ["resources bad quantity", { ...base, resources: '{"memoryLimit":"lots"}' }, 'resources.memoryLimit: "lots" is not a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"'],
+    ];
+    it.each(cases)("%s", (_name, raw, message) => {
+        expect(problems(raw)).toContain(message);
+    });
+
+    it("reports every problem at once, each naming its key", () => {
+        const found = problems({ platform: "kubernetes", image: "c:1", mode: "x", replicas: "99", exposure: "public", cliVersion: "latest" });
+        expect(found.map((m) => m.split(":")[0]).sort()).toEqual(["allowedCidrs", "cliVersion", "githubToken", "mode", "replicas"]);
+    });
+});
+
+describe("isCidr", () => {
+    it.each(["0.0.0.0/0", "203.0.113.0/24", "10.0.0.1/32", "2001:db8::/32", "::/0", "::ffff:192.0.2.0/120", "fe80::1/128"])("accepts %s", (c) => {
+        expect(isCidr(c)).toBe(true);
+    });
+    it.each(["10.0.0.0", "10.0.0.0/33", "256.0.0.0/8", "10.0.0/8", "01.2.3.4/8", "2001:db8:::/32", "2001:db8::/129", "1:2:3:4:5:6:7:8:9/64", "abc/8", "10.0.0.0/8/8", " 10.0.0.0/8"])(
+        "refuses %s",
+        (c) => {
+            expect(isCidr(c)).toBe(false);
+        },
+    );
+});
+
+describe("imageReferenceProblem", () => {
+    it.each(["copilot-cli:1.0.102", "registry.example.com:5000/team/copilot-cli:1.0.102-linux-amd64", `acr.azurecr.io/copilot@sha256:${"a".repeat(64)}`])("accepts %s", (ref) => {
+        expect(imageReferenceProblem(ref)).toBeUndefined();
+    });
+    it.each(["copilot-cli", "copilot-cli:latest", "registry:5000/copilot", "copilot@sha256:abc", ""])("refuses %s", (ref) => {
+        expect(imageReferenceProblem(ref)).toBeTypeOf("string");
+    });
+});

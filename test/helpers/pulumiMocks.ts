@@ -1,0 +1,106 @@
+/**
+ * Pulumi unit-test mocks: records every registered resource, answers `call`s from a token map, and
+ * fills provider-computed outputs (LB ingress, image digest, generated passwords) into the state.
+ * Install with `installMocks()` BEFORE importing the code under test (DESIGN.md: otherwise outputs
+ * never resolve and the test hangs).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, unknown>;
+    readonly state: Record<string, unknown>;
+}
+
+export const MOCK_LB_IP = "203.0.113.10";
+export const MOCK_IMAGE_DIGEST = "sha256:" + "ab".repeat(32);
+
+/** Secrets reach mocks as signature-tagged objects; unwrap them to plain values. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export function unwrapSecrets(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v && typeof v === "object") {
+        const o = v as Record<string, unknown>;
+        if (o[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return unwrapSecrets(o.value);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
+function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            // Deterministic but distinct per resource, so tests can tell tokens apart.
+            return { ...inputs, result: `mock-${name}-` + "x".repeat(Math.max(0, Number(inputs.length ?? 32) - name.length - 6)) };
+        case "kubernetes:core/v1:Service": {
+            const spec = (inputs.spec ?? {}) as Record<string, unknown>;
+            const status = spec.type === "LoadBalancer" ? { loadBalancer: { ingress: [{ ip: MOCK_LB_IP }] } } : { loadBalancer: {} };
+            return { ...inputs, status };
+        }
+        case "docker:index/image:Image":
+            return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@${MOCK_IMAGE_DIGEST}` };
+        default:
+            return inputs;
+    }
+}
+
+export class MockRecorder {
+    readonly resources: RecordedResource[] = [];
+    readonly callResults = new Map<string, Record<string, unknown>>();
+    clear(): void {
+        this.resources.length = 0;
+    }
+    ofType(type: string): RecordedResource[] {
+        return this.resources.filter((r) => r.type === type);
+    }
+    one(type: string, name: string): RecordedResource {
+        const found = this.resources.filter((r) => r.type === type && r.name === name);
+        if (found.length !== 1) {
+            throw new Error(`expected one ${type} named ${name}, found ${found.length}; have: ${this.resources.map((r) => `${r.type}/${r.name}`).join(", ")}`);
+        }
+        return found[0];
+    }
+}
+
+export function installMocks(project = "copilot-fleet", stack = "test"): MockRecorder {
+    const rec = new MockRecorder();
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+                const state = computedState(args.type, args.name, inputs);
+                rec.resources.push({ type: args.type, name: args.name, inputs, state });
+                const meta = (inputs.metadata ?? {}) as Record<string, unknown>;
+                const id = typeof meta.name === "string" ? meta.name : `${args.name}-id`;
+                return { id, state };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                const result = rec.callResults.get(args.token);
+                if (!result) throw new Error(`unexpected call ${args.token}`);
+                return result;
+            },
+        },
+        project,
+        stack,
+        false,
+    );
+    return rec;
+}
+
+/** Resolve an Output (or plain value) to its value; tests await this before asserting. */
+export function promiseOf<T>(o: pulumi.Input<T> | undefined): Promise<T | undefined> {
+    if (o === undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+}
+
+/** Whether an Output is marked secret. */
+export async function isSecretOutput(o: pulumi.Output<unknown> | undefined): Promise<boolean> {
+    if (o === undefined) return false;
+    return pulumi.isSecret(o);
+}
+
+/** Wait until the engine has seen every resource registered so far. */
+export function settle(ms = 50): Promise<void> {
+    return new Promise((r) => setTimeout(r, ms));
+}
