@@ -26,6 +26,8 @@ export interface StartRedisOptions {
     dir?: string;
     /** Binary to run. Default: `REDIS_SERVER` env or `redis-server` on PATH. */
     binary?: string;
+    /** Port on 127.0.0.1. Default: a free port (retried if another process takes it first). Set it to restart a stopped Redis on the same URL. */
+    port?: number;
     /** How long to wait for the server to answer PING. Default 10 000 ms. */
     startTimeoutMs?: number;
 }
@@ -105,11 +107,14 @@ async function startOnce(port: number, password: string, dir: string, binary: st
     ].join("\n");
     const confPath = path.join(dir, `redis-${port}.conf`);
     await writeFile(confPath, conf + "\n", { mode: 0o600 });
-    const child = spawn(binary, [confPath], { stdio: ["ignore", "ignore", "pipe"], cwd: dir });
+    const child = spawn(binary, [confPath], { stdio: ["ignore", "pipe", "pipe"], cwd: dir });
+    // With `logfile ""` redis logs to stdout; keep the head of both streams for error messages.
     let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => {
+    const keep = (d: Buffer): void => {
         if (stderr.length < 8192) stderr += d.toString("utf8");
-    });
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
     const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -157,8 +162,11 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     try {
         for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-            const r = await startOnce(await freePort(), password, dir, binary, timeoutMs);
-            if (r === "retry") continue;
+            const r = await startOnce(opts.port ?? (await freePort()), password, dir, binary, timeoutMs);
+            if (r === "retry") {
+                if (opts.port !== undefined) throw new Error(`redis-server could not bind 127.0.0.1:${opts.port}: address in use`);
+                continue;
+            }
             if (!ownDir) return r;
             const stopProcess = r.stop;
             let removing: Promise<void> | undefined;
