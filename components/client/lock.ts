@@ -116,6 +116,8 @@ function positive(name: string, v: number): number {
 class Lease implements LockHandle {
     private readonly controller = new AbortController();
     private timer: NodeJS.Timeout | undefined;
+    private deadline: NodeJS.Timeout | undefined;
+    private lastError: unknown;
     private done = false;
     /** Local upper bound of the lease, measured from before each SET/PEXPIRE was sent. */
     private expiresAt: number;
@@ -145,35 +147,47 @@ class Lease implements LockHandle {
     }
 
     startRenewing(): void {
-        if (this.done || this.timer) return;
+        if (this.done || this.lost || this.timer) return;
+        this.armDeadline();
         const tick = async (): Promise<void> => {
             this.timer = undefined;
             if (this.done || this.lost) return;
+            let delay = this.owner.renewEveryMs;
             try {
-                await this.renew();
+                if (!(await this.renew())) return;
+                this.armDeadline();
             } catch (e) {
-                // Redis hiccup: keep trying until our own lease deadline passes, then we must assume it is gone.
-                if (Date.now() >= this.expiresAt) {
-                    this.markLost(`session lock for "${this.sessionId}" could not be renewed before its lease ran out: ${describe(e)}`, e);
-                    return;
-                }
+                // Redis hiccup: retry sooner, while the lease may still be ours; the deadline timer
+                // declares the lock lost if no renewal lands in time.
+                this.lastError = e;
+                delay = Math.min(delay, Math.max(10, (this.expiresAt - Date.now()) / 4));
             }
-            this.schedule(tick);
+            if (this.done || this.lost) return;
+            this.timer = setTimeout(() => void tick(), delay);
+            this.timer.unref();
         };
-        this.schedule(tick);
+        this.timer = setTimeout(() => void tick(), this.owner.renewEveryMs);
+        // Renewal must never be what keeps the process alive.
+        this.timer.unref();
     }
 
-    private schedule(tick: () => Promise<void>): void {
-        if (this.done || this.lost) return;
-        // Renew no later than the local deadline allows, and never let this timer keep the process alive.
-        const delay = Math.max(0, Math.min(this.owner.renewEveryMs, this.expiresAt - Date.now() - this.owner.commandTimeoutMs));
-        this.timer = setTimeout(() => void tick(), delay);
-        this.timer.unref();
+    /** Fires when the local lease bound passes without a successful renewal: from then on another writer may hold it. */
+    private armDeadline(): void {
+        if (this.deadline) clearTimeout(this.deadline);
+        this.deadline = setTimeout(() => {
+            this.deadline = undefined;
+            if (this.done || this.lost) return;
+            const why = this.lastError === undefined ? "" : `: ${describe(this.lastError)}`;
+            this.markLost(`session lock for "${this.sessionId}" could not be renewed before its lease ran out${why}`, this.lastError);
+        }, Math.max(0, this.expiresAt - Date.now()));
+        this.deadline.unref();
     }
 
     stopRenewing(): void {
         if (this.timer) clearTimeout(this.timer);
+        if (this.deadline) clearTimeout(this.deadline);
         this.timer = undefined;
+        this.deadline = undefined;
     }
 
     async renew(): Promise<boolean> {
