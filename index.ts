@@ -1,22 +1,12 @@
 /**
  * copilot-fleet: the Pulumi program. This is the only place that reads stack configuration; it is
  * parsed and validated in full (components/config.ts) before any resource is registered.
+ *
+ * The program is an async function (Pulumi awaits it and takes its result as the stack outputs) so
+ * each platform's provider SDK is loaded only when that platform is deployed.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseFleetConfig, readRawConfig } from "./components/config";
 import { deploy } from "./components/deploy";
 
-const fleet = deploy(parseFleetConfig(readRawConfig(new pulumi.Config())));
-
-export const platform = fleet.platform;
-export const mode = fleet.mode;
-export const endpoint = fleet.endpoint;
-export const connectionToken = fleet.connectionToken;
-export const namespace = fleet.namespace;
-export const selector = fleet.selector;
-export const port = fleet.port;
-export const replicas = fleet.replicas;
-export const users = fleet.users;
-export const redisUrl = fleet.redisUrl;
-export const sessionStatePath = fleet.sessionStatePath;
-export const provider = fleet.provider;
+export = async () => deploy(parseFleetConfig(readRawConfig(new pulumi.Config())));

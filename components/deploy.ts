@@ -12,10 +12,10 @@ export type { StackOutputs };
 export const FLEET_NAME = "copilot";
 
 /** The image the fleet runs: the configured prebuilt reference, or one built from the release. */
-export function fleetImage(cfg: FleetConfig, opts?: pulumi.ComponentResourceOptions): pulumi.Output<string> {
+export async function fleetImage(cfg: FleetConfig, opts?: pulumi.ComponentResourceOptions): Promise<pulumi.Output<string>> {
     if (cfg.image !== undefined) return pulumi.output(cfg.image);
     // Loaded here, not at the top: a stack with `image` set never loads the Docker provider.
-    const { CopilotImage } = require("./image/copilotImage") as typeof import("./image/copilotImage"); // eslint-disable-line @typescript-eslint/no-require-imports
+    const { CopilotImage } = await import("./image/copilotImage");
     const repository = cfg.imageRepository ?? "copilot-cli";
     return new CopilotImage(
         `${FLEET_NAME}-image`,
@@ -38,13 +38,13 @@ export function assertDeployable(cfg: FleetConfig): void {
     }
 }
 
-export function deploy(cfg: FleetConfig): StackOutputs {
+export async function deploy(cfg: FleetConfig): Promise<StackOutputs> {
     assertDeployable(cfg);
-    const image = fleetImage(cfg);
+    const image = await fleetImage(cfg);
     let outputs: StackOutputs;
     switch (cfg.platform) {
         case "kubernetes": {
-            const { deployKubernetes } = require("./kubernetes/deploy") as typeof import("./kubernetes/deploy"); // eslint-disable-line @typescript-eslint/no-require-imports
+            const { deployKubernetes } = await import("./kubernetes/deploy");
             outputs = deployKubernetes(FLEET_NAME, cfg, image);
             break;
         }

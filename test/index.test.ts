@@ -1,0 +1,46 @@
+import { execFile } from "child_process";
+import { promisify } from "util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+interface ProgramResult {
+    resources: Array<{ type: string; name: string }>;
+    outputs?: Record<string, unknown>;
+    error?: string;
+}
+
+/**
+ * index.ts loaded the way `pulumi up` loads it: ts-node with the project's tsconfig (type-checked,
+ * CommonJS), not vitest's bundler. Mocks stand in for the engine.
+ */
+async function runProgram(config: Record<string, string>): Promise<ProgramResult> {
+    const { stdout } = await run(process.execPath, ["-r", "ts-node/register", "test/helpers/runProgram.ts"], {
+        env: { ...process.env, TS_NODE_PROJECT: "tsconfig.json", COPILOT_FLEET_TEST_CONFIG: JSON.stringify(config) },
+        timeout: 120_000,
+    });
+    const line = stdout.trim().split("\n").pop() ?? "";
+    return JSON.parse(line) as ProgramResult;
+}
+
+describe("index.ts under ts-node (CommonJS), as pulumi up runs it", () => {
+    it("reads stack config and registers the shared Kubernetes fleet", async () => {
+        const result = await runProgram({
+            platform: "kubernetes",
+            replicas: "3",
+            githubToken: "gho_x",
+            image: "registry.example.com/copilot-cli:1.0.102",
+        });
+        expect(result.error).toBeUndefined();
+        const types = result.resources.map((r) => r.type);
+        expect(types).toContain("copilot-fleet:kubernetes:SharedFleet");
+        expect(types.filter((t) => t === "kubernetes:apps/v1:Deployment")).toHaveLength(2);
+        expect(result.outputs).toMatchObject({ platform: "kubernetes", mode: "shared", endpoint: "copilot.copilot-fleet.svc.cluster.local:4321" });
+    }, 120_000);
+
+    it("stops on a config mistake before any resource is registered", async () => {
+        const result = await runProgram({ platform: "kubernetes", replicas: "0", githubToken: "gho_x", image: "registry.example.com/copilot-cli:1.0.102" });
+        expect(result.error).toContain('replicas: "0" is not accepted; use an integer from 1 to 50');
+        expect(result.resources).toEqual([]);
+    }, 120_000);
+});
