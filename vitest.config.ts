@@ -8,6 +8,5 @@ export default defineConfig({
         // Real-process suites (image build, local fleet) set their own longer timeouts per test.
         testTimeout: 30_000,
         hookTimeout: 120_000,
-        reporters: process.env.CI ? ["default", ["json", { outputFile: ".tmp/vitest-report.json" }]] : ["default"],
     },
 });
