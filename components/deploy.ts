@@ -31,21 +31,18 @@ export function providerOutput(cfg: FleetConfig): pulumi.Output<{ type: string; 
     return pulumi.secret(pulumi.output({ type: p.type, baseUrl: p.baseUrl, model: p.model, apiKey: p.apiKey }));
 }
 
-/** Refuses, before any resource is registered, combinations this version cannot deploy yet. */
-export function assertDeployable(cfg: FleetConfig): void {
-    if (cfg.mode === "per-user") {
-        throw new ConfigError([{ key: "mode", message: `mode: "per-user" is not supported yet on platform ${JSON.stringify(cfg.platform)}; supported now: "shared"` }]);
-    }
-}
-
 export async function deploy(cfg: FleetConfig): Promise<StackOutputs> {
-    assertDeployable(cfg);
     const image = await fleetImage(cfg);
     let outputs: StackOutputs;
     switch (cfg.platform) {
         case "kubernetes": {
             const { deployKubernetes } = await import("./kubernetes/deploy");
             outputs = deployKubernetes(FLEET_NAME, cfg, image);
+            break;
+        }
+        case "docker": {
+            const { deployDocker } = await import("./docker/deploy");
+            outputs = deployDocker(FLEET_NAME, cfg, image);
             break;
         }
         default:

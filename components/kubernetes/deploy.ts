@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FleetConfig } from "../config";
+import { ConfigError, FleetConfig } from "../config";
 import { FleetOutputs } from "../outputs";
 import { buildServerSpec } from "../spec";
 import { SharedFleet } from "./sharedFleet";
@@ -20,6 +20,9 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
 
 /** Deploys the configured fleet to the cluster of the ambient (or `opts.provider`) Kubernetes provider. */
 export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
+    if (cfg.mode === "per-user") {
+        throw new ConfigError([{ key: "mode", message: 'mode: "per-user" is not supported yet on platform "kubernetes"; supported now: "shared"' }]);
+    }
     const ns = cfg.createNamespace
         ? new k8s.core.v1.Namespace(cfg.namespace, { metadata: { name: cfg.namespace, labels: { ...NAMESPACE_LABELS } } }, opts).metadata.name
         : pulumi.output(cfg.namespace);
