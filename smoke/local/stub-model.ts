@@ -40,6 +40,8 @@ export interface StubModel {
     readonly requests: RecordedRequest[];
     /** Chat-completion requests only. */
     chatRequests(): RecordedRequest[];
+    /** Change the reply delay for later requests (e.g. hold one turn in flight, then go back to 0). */
+    setReplyDelayMs(ms: number): void;
     stop(): Promise<void>;
 }
 
@@ -110,6 +112,7 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
     const requests: RecordedRequest[] = [];
     const model = STUB_MODEL_ID;
     let completionCounter = 0;
+    let replyDelayMs = opts.replyDelayMs ?? 0;
 
     const server = http.createServer((req, res) => {
         void handle(req, res).catch((err: unknown) => {
@@ -156,7 +159,7 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
                 reply,
                 authorization,
             });
-            if (opts.replyDelayMs) await sleep(opts.replyDelayMs);
+            if (replyDelayMs > 0) await sleep(replyDelayMs);
             const id = `chatcmpl-stub-${++completionCounter}`;
             const created = Math.floor(Date.now() / 1000);
             const usage = { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 };
@@ -207,6 +210,9 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
         port,
         requests,
         chatRequests: () => requests.filter((r) => r.messages !== undefined),
+        setReplyDelayMs: (ms: number) => {
+            replyDelayMs = Math.max(0, ms);
+        },
         stop: () => {
             stopped ??= new Promise<void>((resolve) => {
                 server.close(() => resolve());

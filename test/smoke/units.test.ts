@@ -1,0 +1,130 @@
+/** Fast tests of the smoke suite's pure parts and the stub model (no CLI servers). */
+import * as net from "node:net";
+import { describe, expect, it } from "vitest";
+import { parseSmokeArgs, validateOutputs } from "../../smoke/cli";
+import { findForks, userPrompts } from "../../smoke/events";
+import { haproxyConfig } from "../../smoke/local/haproxy";
+import { startStubModel, stubReply } from "../../smoke/local/stub-model";
+import { parseEndpoint } from "../../smoke/rpc";
+import { resolveTargets, type PodApi } from "../../smoke/targets";
+
+describe("parseSmokeArgs", () => {
+    it("needs exactly one source", () => {
+        expect(() => parseSmokeArgs([], {})).toThrow(/exactly one/);
+        expect(() => parseSmokeArgs(["--stack", "dev", "--outputs", "f.json"], {})).toThrow(/exactly one/);
+    });
+    it("takes BYOK from env and lets flags win", () => {
+        const a = parseSmokeArgs(["--outputs", "f.json", "--model", "m2"], { COPILOT_PROVIDER_BASE_URL: "http://x/v1", COPILOT_MODEL: "m1" });
+        expect(a.provider).toEqual({ type: "openai", baseUrl: "http://x/v1", model: "m2" });
+        expect(() => parseSmokeArgs(["--outputs", "f", "--provider-base-url", "http://x"], {})).toThrow(/needs a model/);
+    });
+    it("rejects outputs of the wrong shape", () => {
+        expect(() => validateOutputs({ platform: "moon", mode: "shared" })).toThrow(/platform/);
+        expect(validateOutputs({ platform: "local", mode: "per-user" }).mode).toBe("per-user");
+    });
+});
+
+describe("findForks", () => {
+    it("finds a parent with two children and none in a chain", () => {
+        const chain = [
+            { type: "session.start", id: "a" },
+            { type: "user.message", id: "b", parentId: "a", data: { content: "hi" } },
+            { type: "assistant.message", id: "c", parentId: "b" },
+        ];
+        expect(findForks(chain)).toEqual([]);
+        expect(findForks([...chain, { type: "session.resume", id: "d", parentId: "b" }])).toEqual([{ parentId: "b", children: ["c", "d"] }]);
+        expect(userPrompts(chain)).toEqual(["hi"]);
+    });
+});
+
+describe("parseEndpoint", () => {
+    it("accepts host:port and [v6]:port only", () => {
+        expect(parseEndpoint("127.0.0.1:4321")).toEqual({ host: "127.0.0.1", port: 4321 });
+        expect(parseEndpoint("[::1]:80")).toEqual({ host: "::1", port: 80 });
+        expect(() => parseEndpoint("127.0.0.1")).toThrow(/host:port/);
+        expect(() => parseEndpoint("h:70000")).toThrow(/range/);
+    });
+});
+
+describe("haproxyConfig", () => {
+    it("redispatches refused connects and health-checks with a real JSON-RPC ping", () => {
+        const cfg = haproxyConfig({ port: 1, backends: [{ name: "r0", endpoint: "127.0.0.1:2" }], connectionToken: "tok" });
+        expect(cfg).toMatch(/option redispatch 1/);
+        expect(cfg).toMatch(/retries 3/);
+        expect(cfg).toMatch(/on-marked-down shutdown-sessions/);
+        expect(cfg).toMatch(/tcp-check expect string pong/);
+        const hex = /tcp-check send-binary ([0-9a-f]+)/.exec(cfg)?.[1] ?? "";
+        expect(Buffer.from(hex, "hex").toString()).toMatch(/^Content-Length: \d+\r\n\r\n\{.*"method":"connect".*"token":"tok"/);
+        expect(cfg).toMatch(/server r0 127\.0\.0\.1:2 check/);
+    });
+});
+
+describe("stub model", () => {
+    it("answers streaming and non-streaming chat completions and records them", async () => {
+        const stub = await startStubModel();
+        try {
+            const models = (await (await fetch(`${stub.baseUrl}/models`)).json()) as { data: { id: string }[] };
+            expect(models.data[0].id).toBe(stub.model);
+            const messages = [{ role: "user", content: "hello" }];
+            const plain = (await (
+                await fetch(`${stub.baseUrl}/chat/completions`, { method: "POST", body: JSON.stringify({ model: stub.model, messages }) })
+            ).json()) as { choices: { message: { content: string } }[] };
+            expect(plain.choices[0].message.content).toBe(stubReply(messages));
+            const sse = await (
+                await fetch(`${stub.baseUrl}/chat/completions`, { method: "POST", body: JSON.stringify({ model: stub.model, messages, stream: true, tools: [] }) })
+            ).text();
+            const text = sse
+                .split("\n\n")
+                .filter((l) => l.startsWith("data: {"))
+                .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0].delta.content ?? "")
+                .join("");
+            expect(text).toBe(stubReply(messages));
+            expect(sse.trim().endsWith("data: [DONE]")).toBe(true);
+            expect(stub.chatRequests().map((r) => r.stream)).toEqual([false, true]);
+            expect(stubReply([...messages, { role: "assistant", content: "x" }, { role: "user", content: "hello" }])).not.toBe(stubReply(messages));
+        } finally {
+            await stub.stop();
+        }
+    });
+});
+
+describe("kubernetes targets", () => {
+    it("port-forwards a local listener per ready pod", async () => {
+        const echo = net.createServer((s) => s.pipe(s));
+        await new Promise<void>((r) => echo.listen(0, "127.0.0.1", () => r()));
+        const echoPort = (echo.address() as net.AddressInfo).port;
+        const forwarded: string[] = [];
+        const api: PodApi = {
+            listPods: async (ns, sel) => {
+                expect([ns, sel]).toEqual(["copilot", "app=copilot"]);
+                return [
+                    { name: "p0", ready: true },
+                    { name: "p1", ready: false },
+                ];
+            },
+            forward: async (_ns, pod, port, socket) => {
+                forwarded.push(`${pod}:${port}`);
+                const up = net.connect({ host: "127.0.0.1", port: echoPort });
+                socket.pipe(up).pipe(socket);
+            },
+        };
+        const t = await resolveTargets({ platform: "kubernetes", mode: "shared", namespace: "copilot", selector: "app=copilot", port: 4321 }, { podApi: async () => api });
+        try {
+            expect(t.replicas.map((r) => r.name)).toEqual(["p0"]);
+            const reply = await new Promise<string>((resolve, reject) => {
+                const [host, port] = t.replicas[0].endpoint.split(":");
+                const c = net.connect({ host, port: Number(port) }, () => c.write("ping"));
+                c.on("data", (d) => {
+                    resolve(d.toString());
+                    c.destroy();
+                });
+                c.on("error", reject);
+            });
+            expect(reply).toBe("ping");
+            expect(forwarded).toEqual(["p0:4321"]);
+        } finally {
+            await t.close();
+            echo.close();
+        }
+    });
+});
