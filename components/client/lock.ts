@@ -9,6 +9,8 @@
  *   expired can never free or extend the next owner's lock;
  * - fail closed: when Redis is unreachable or errors, `acquire`/`withLock` reject with
  *   `LockUnavailableError` and never run the function unlocked;
+ * - waiting is polling with jittered exponential backoff (20–250 ms), not a queue: it is not fair,
+ *   and under heavy contention one waiter can lose every round until its `waitMs` runs out;
  * - a single Redis (or a primary with async replicas) is assumed: this is not Redlock, and a failover
  *   that loses a fresh key can admit a second writer. Keep the lease short and renew it.
  */
