@@ -16,7 +16,7 @@ export const K8S = {
     statefulSet: "kubernetes:apps/v1:StatefulSet",
     service: "kubernetes:core/v1:Service",
     pvc: "kubernetes:core/v1:PersistentVolumeClaim",
-    networkPolicy: "kubernetes:networking/v1:NetworkPolicy",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     hpa: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
 } as const;
 export const DOCKER_CONTAINER = "docker:index/container:Container";
