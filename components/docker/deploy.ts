@@ -1,8 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, FleetConfig } from "../config";
+import { FleetConfig } from "../config";
 import type { StackOutputs } from "../kubernetes/deploy";
+import { buildServerSpec } from "../spec";
+import { DockerPerUserFleet } from "./perUserFleet";
+import { DockerSharedFleet } from "./sharedFleet";
 
-/** Deploys the configured fleet to the local Docker engine. */
-export function deployDocker(_name: string, _cfg: FleetConfig, _image: pulumi.Input<string>): StackOutputs {
-    throw new ConfigError([{ key: "platform", message: 'platform: "docker" is not supported yet by this version of copilot-fleet; supported now: "kubernetes"' }]);
+/** Deploys the configured fleet to the local Docker engine (the dev stack's default). */
+export function deployDocker(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
+    const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources });
+    if (cfg.mode === "per-user") {
+        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users }, opts);
+        return { platform: "docker", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
+    }
+    const fleet = new DockerSharedFleet(
+        name,
+        { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis },
+        opts,
+    );
+    return {
+        platform: "docker",
+        mode: "shared",
+        endpoint: fleet.endpoint,
+        connectionToken: fleet.connectionToken,
+        replicas: fleet.replicas,
+        redisUrl: fleet.redisUrl,
+        sessionStatePath: fleet.sessionStatePath,
+    };
 }

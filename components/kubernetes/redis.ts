@@ -1,13 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
 import { LABELS } from "./render";
 
-/** Official Redis image, pinned. Locks are short-lived keys: no persistence needed. */
-export const REDIS_IMAGE = "redis:7.4.2-bookworm";
-export const REDIS_PORT = 6379;
-/** uid/gid of the `redis` user in the official image. */
-export const REDIS_UID = 999;
+export { REDIS_IMAGE, REDIS_PORT, REDIS_UID, redisConf };
 
 export interface RedisArgs {
     /** Namespace for Redis and its Service. */
@@ -24,26 +21,6 @@ export function redisSelector(fleet: string): Record<string, string> {
     return { [LABELS.name]: "redis", [LABELS.instance]: fleet, [LABELS.component]: "session-lock" };
 }
 
-/**
- * `redis.conf` content. The password lives in this file (mounted from a Secret), never in args or
- * plain env, so it does not show in the pod spec or `ps`.
- */
-export function redisConf(password: string): string {
-    return [
-        `requirepass ${password}`,
-        "port 6379",
-        "bind * -::*",
-        "protected-mode yes",
-        // Session locks are leases: losing them on restart is safe, so skip disk persistence.
-        'save ""',
-        "appendonly no",
-        "maxmemory 96mb",
-        // Never evict a lock to make room: fail writes instead, so the lock fails closed.
-        "maxmemory-policy noeviction",
-        "",
-    ].join("\n");
-}
-
 /** Redis with a generated password, for application-level session locks (DESIGN.md: concurrent writers fork a session). */
 export class Redis extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
@@ -55,7 +32,7 @@ export class Redis extends pulumi.ComponentResource {
         const selector = redisSelector(args.fleet);
         const labels = { ...selector, [LABELS.partOf]: "copilot-fleet", [LABELS.managedBy]: "pulumi" };
 
-        const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
+        const password = new random.RandomPassword(`${name}-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this });
         this.password = password.result;
 
         const secret = new k8s.core.v1.Secret(

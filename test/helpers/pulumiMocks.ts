@@ -28,6 +28,10 @@ export function unwrapSecrets(v: unknown): unknown {
     return v;
 }
 
+/** First host port the mocked Docker engine hands out (reset by MockRecorder.clear()). */
+export const MOCK_FIRST_PORT = 32768;
+let nextPort = MOCK_FIRST_PORT;
+
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
@@ -38,6 +42,13 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             const status = spec.type === "LoadBalancer" ? { loadBalancer: { ingress: [{ ip: MOCK_LB_IP }] } } : { loadBalancer: {} };
             return { ...inputs, status };
         }
+        case "docker:index/container:Container": {
+            // The engine picks loopback host ports for published ports; mimic one per container.
+            const ports = ((inputs.ports ?? []) as Array<Record<string, unknown>>).map((p) => ({ ...p, external: nextPort++ }));
+            return { ...inputs, ports };
+        }
+        case "docker:index/remoteImage:RemoteImage":
+            return { ...inputs, imageId: `sha256:${"cd".repeat(32)}`, repoDigest: `${String(inputs.name).split(":")[0]}@${MOCK_IMAGE_DIGEST}` };
         case "docker:index/image:Image":
             return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@${MOCK_IMAGE_DIGEST}` };
         default:
@@ -50,6 +61,7 @@ export class MockRecorder {
     readonly callResults = new Map<string, Record<string, unknown>>();
     clear(): void {
         this.resources.length = 0;
+        nextPort = MOCK_FIRST_PORT;
     }
     ofType(type: string): RecordedResource[] {
         return this.resources.filter((r) => r.type === type);

@@ -1,0 +1,64 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { CredentialConfig, UserConfig } from "../config";
+import { UserOutput } from "../outputs";
+import { ENV, SECRET_KEYS, ServerSpec } from "../spec";
+import { publishedEndpoint, renderServerContainer } from "./render";
+import { CONNECTION_TOKEN_LENGTH, fleetLabels } from "./sharedFleet";
+
+export interface DockerPerUserFleetArgs {
+    readonly image: pulumi.Input<string>;
+    readonly cliVersion: string;
+    readonly spec: ServerSpec;
+    /** The service credential; a user's own `githubToken` takes precedence for that user. */
+    readonly credential: CredentialConfig;
+    readonly users: readonly UserConfig[];
+}
+
+/**
+ * Per-user mode on the local Docker engine: one CLI container, one volume, one network and one
+ * connection token per user. Each user gets a network of their own, so one user's server cannot
+ * reach another's. Suspended users keep their volume; their container is stopped (`mustRun` false,
+ * not started).
+ */
+export class DockerPerUserFleet extends pulumi.ComponentResource {
+    public readonly users: pulumi.Output<Record<string, UserOutput>>;
+    public readonly sessionStatePath: string;
+
+    constructor(name: string, args: DockerPerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:docker:PerUserFleet", name, {}, opts);
+        const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
+        for (const user of args.users) {
+            const base = `${name}-u-${user.id}`;
+            const labels = { ...fleetLabels(name, args.cliVersion), "copilot-fleet.github.com/user": user.id };
+            const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
+            const token = new random.RandomPassword(`${base}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, { parent: this }).result;
+            const network = new docker.Network(`${base}-net`, { name: `${base}-net`, driver: "bridge", labels: labelList }, { parent: this });
+            const volume = new docker.Volume(`${base}-session-state`, { name: `${base}-session-state`, labels: labelList }, { parent: this });
+            const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
+            const githubToken = user.githubToken ?? (args.credential.kind === "githubToken" ? args.credential.githubToken : undefined);
+            if (githubToken !== undefined) secrets[SECRET_KEYS.githubToken] = githubToken;
+            const spec: ServerSpec =
+                githubToken !== undefined && !args.spec.secretEnv.some((e) => e.secretKey === SECRET_KEYS.githubToken)
+                    ? { ...args.spec, secretEnv: [...args.spec.secretEnv, { name: ENV.githubToken, secretKey: SECRET_KEYS.githubToken }] }
+                    : args.spec;
+            const container = new docker.Container(
+                base,
+                {
+                    name: base,
+                    ...renderServerContainer(spec, { image: args.image, network: network.name, alias: base, volume: volume.name, secrets, labels }),
+                    start: !user.suspended,
+                    mustRun: !user.suspended,
+                },
+                { parent: this },
+            );
+            entries.push(
+                pulumi.all([publishedEndpoint(container), token]).apply(([endpoint, connectionToken]) => [user.id, { endpoint, connectionToken, suspended: user.suspended }] as [string, UserOutput]),
+            );
+        }
+        this.users = pulumi.secret(pulumi.all(entries).apply((e) => Object.fromEntries(e)));
+        this.sessionStatePath = args.spec.sessionStatePath;
+        this.registerOutputs({ users: this.users, sessionStatePath: this.sessionStatePath });
+    }
+}

@@ -1,0 +1,49 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
+import { publishedEndpoint } from "./render";
+
+export const REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf";
+
+export interface DockerRedisArgs {
+    readonly network: pulumi.Input<string>;
+    readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Redis for session locks on the fleet's network, with a generated password, published on loopback only. */
+export class DockerRedis extends pulumi.ComponentResource {
+    /** `redis://:<password>@127.0.0.1:<port>` for clients on this machine (secret). */
+    public readonly url: pulumi.Output<string>;
+    /** `redis://:<password>@<name>:6379` for containers on the fleet network (secret). */
+    public readonly networkUrl: pulumi.Output<string>;
+
+    constructor(name: string, args: DockerRedisArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:docker:Redis", name, {}, opts);
+        const password = new random.RandomPassword(`${name}-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this });
+        const image = new docker.RemoteImage(`${name}-image`, { name: REDIS_IMAGE, keepLocally: true }, { parent: this });
+        const container = new docker.Container(
+            name,
+            {
+                name,
+                image: image.imageId,
+                command: ["redis-server", REDIS_CONF_PATH],
+                // The password is in the uploaded config file (a Pulumi secret), not in args.
+                uploads: [{ file: REDIS_CONF_PATH, content: pulumi.secret(password.result.apply((p) => redisConf(p))), permissions: "0440", owner: String(REDIS_UID), group: String(REDIS_UID) }],
+                envs: [pulumi.secret(pulumi.interpolate`REDISCLI_AUTH=${password.result}`)],
+                user: `${REDIS_UID}:${REDIS_UID}`,
+                capabilities: { drops: ["ALL"] },
+                securityOpts: ["no-new-privileges:true"],
+                networksAdvanced: [{ name: args.network, aliases: [name] }],
+                ports: [{ internal: REDIS_PORT, ip: "127.0.0.1" }],
+                healthcheck: { tests: ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"], interval: "5s", timeout: "2s", retries: 3 },
+                restart: "unless-stopped",
+                labels: Object.entries(args.labels).map(([label, value]) => ({ label, value })),
+            },
+            { parent: this },
+        );
+        this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${publishedEndpoint(container)}`);
+        this.networkUrl = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);
+        this.registerOutputs({ url: this.url, networkUrl: this.networkUrl });
+    }
+}

@@ -1,0 +1,125 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { CredentialConfig } from "../config";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, haproxyConfig } from "../haproxy";
+import { ReplicaOutput } from "../outputs";
+import { SECRET_KEYS, ServerSpec } from "../spec";
+import { DockerRedis } from "./redis";
+import { publishedEndpoint, renderServerContainer } from "./render";
+
+/** Connection tokens we generate: 48 alphanumerics (~285 bits). Same as Kubernetes. */
+export const CONNECTION_TOKEN_LENGTH = 48;
+/** Docker's embedded DNS, which resolves container names on user-defined networks. */
+export const DOCKER_DNS = "127.0.0.11:53";
+
+export interface DockerSharedFleetArgs {
+    /** Image reference (CopilotImage output or the `image` config key). */
+    readonly image: pulumi.Input<string>;
+    readonly cliVersion: string;
+    /** The CLI server spec (components/spec.ts). */
+    readonly spec: ServerSpec;
+    readonly credential: CredentialConfig;
+    /** Number of CLI server containers. Default 3. */
+    readonly replicas?: number;
+    /** Connection token; default generated. */
+    readonly connectionToken?: pulumi.Input<string>;
+    /** Run Redis for session locks. Default true. */
+    readonly redis?: boolean;
+}
+
+export function fleetLabels(fleet: string, cliVersion: string): Record<string, string> {
+    return { "app.kubernetes.io/part-of": "copilot-fleet", "app.kubernetes.io/instance": fleet, "app.kubernetes.io/version": cliVersion };
+}
+
+/** Replica container names: `<fleet>-1` … `<fleet>-N`; replicas are interchangeable, so the index is their identity. */
+export function replicaNames(fleet: string, replicas: number): string[] {
+    return Array.from({ length: replicas }, (_, i) => `${fleet}-${i + 1}`);
+}
+
+/**
+ * Shared fleet on the local Docker engine: N CLI containers on one named volume at the
+ * session-state path, HAProxy in front (JSON-RPC health check), Redis with a password; everything on
+ * a private network and published on 127.0.0.1 only.
+ */
+export class DockerSharedFleet extends pulumi.ComponentResource {
+    public readonly endpoint: pulumi.Output<string>;
+    public readonly connectionToken: pulumi.Output<string>;
+    public readonly replicas: pulumi.Output<ReplicaOutput[]>;
+    public readonly redisUrl?: pulumi.Output<string>;
+    public readonly sessionStatePath: string;
+
+    constructor(name: string, args: DockerSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:docker:SharedFleet", name, {}, opts);
+        const labels = fleetLabels(name, args.cliVersion);
+        const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
+        const token =
+            args.connectionToken !== undefined
+                ? pulumi.secret(pulumi.output(args.connectionToken))
+                : new random.RandomPassword(`${name}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, { parent: this }).result;
+        this.connectionToken = pulumi.secret(token);
+
+        const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge", labels: labelList }, { parent: this });
+        const volume = new docker.Volume(`${name}-session-state`, { name: `${name}-session-state`, labels: labelList }, { parent: this });
+
+        const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
+        if (args.credential.kind === "githubToken") secrets[SECRET_KEYS.githubToken] = args.credential.githubToken;
+
+        const names = replicaNames(name, args.replicas ?? 3);
+        const containers = names.map(
+            (replica) =>
+                new docker.Container(
+                    replica,
+                    {
+                        name: replica,
+                        ...renderServerContainer(args.spec, { image: args.image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
+                    },
+                    { parent: this },
+                ),
+        );
+
+        const lbImage = new docker.RemoteImage(`${name}-lb-image`, { name: HAPROXY_IMAGE, keepLocally: true }, { parent: this });
+        const lbConfig = pulumi.secret(
+            pulumi.output(token).apply((t) =>
+                haproxyConfig({
+                    bind: `*:${args.spec.port}`,
+                    backends: names.map((n) => ({ name: n, address: `${n}:${args.spec.port}` })),
+                    connectionToken: t,
+                    resolver: DOCKER_DNS,
+                }),
+            ),
+        );
+        const lb = new docker.Container(
+            `${name}-lb`,
+            {
+                name: `${name}-lb`,
+                image: lbImage.imageId,
+                // The config holds the token (health check): uploaded as a secret, readable by haproxy only.
+                uploads: [{ file: HAPROXY_CONFIG_PATH, content: lbConfig, permissions: "0440", owner: "99", group: "99" }],
+                user: "99:99",
+                capabilities: { drops: ["ALL"] },
+                securityOpts: ["no-new-privileges:true"],
+                networksAdvanced: [{ name: network.name, aliases: [`${name}-lb`] }],
+                ports: [{ internal: args.spec.port, ip: "127.0.0.1" }],
+                restart: "unless-stopped",
+                labels: labelList,
+            },
+            { parent: this, dependsOn: containers },
+        );
+
+        if (args.redis ?? true) {
+            this.redisUrl = new DockerRedis(`${name}-redis`, { network: network.name, labels }, { parent: this }).url;
+        }
+
+        this.endpoint = publishedEndpoint(lb);
+        this.replicas = pulumi.all(containers.map((c, i) => publishedEndpoint(c).apply((endpoint) => ({ name: names[i], endpoint }))));
+        this.sessionStatePath = args.spec.sessionStatePath;
+        this.registerOutputs({
+            endpoint: this.endpoint,
+            connectionToken: this.connectionToken,
+            replicas: this.replicas,
+            redisUrl: this.redisUrl,
+            sessionStatePath: this.sessionStatePath,
+        });
+    }
+}

@@ -1,0 +1,197 @@
+import { readFileSync } from "fs";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+import type { RawConfig } from "../../../components/config";
+import type { StackOutputs } from "../../../components/deploy";
+import { installMocks, MOCK_FIRST_PORT, MockRecorder, promiseOf, RecordedResource, settle } from "../../helpers/pulumiMocks";
+
+let rec: MockRecorder;
+let deploy: typeof import("../../../components/deploy").deploy;
+let parseFleetConfig: typeof import("../../../components/config").parseFleetConfig;
+let pulumiMod: typeof pulumi;
+let haproxyConfig: typeof import("../../../components/haproxy").haproxyConfig;
+
+beforeAll(async () => {
+    rec = installMocks();
+    ({ deploy } = await import("../../../components/deploy"));
+    ({ parseFleetConfig } = await import("../../../components/config"));
+    ({ haproxyConfig } = await import("../../../components/haproxy"));
+    pulumiMod = await import("@pulumi/pulumi");
+});
+beforeEach(() => rec.clear());
+
+async function run(raw: RawConfig): Promise<{ outputs: StackOutputs; resolved: Record<string, unknown> }> {
+    const outputs = await deploy(parseFleetConfig(raw));
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(outputs)) resolved[k] = await promiseOf(v as pulumi.Input<unknown>);
+    await settle();
+    return { outputs, resolved };
+}
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const inputsOf = (r: RecordedResource) => r.inputs as Obj;
+/** Published host port the (mocked) engine assigned. */
+const hostPort = (r: RecordedResource) => ((r.state as Obj).ports as Obj[])[0].external as number;
+const env = (c: RecordedResource) => Object.fromEntries((inputsOf(c).envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+
+/** The dev stack's config (Pulumi.dev.yaml) plus a model credential, as `pulumi up` would see it. */
+function devStackConfig(): RawConfig {
+    const doc = parseYaml(readFileSync("Pulumi.dev.yaml", "utf8")) as { config: Record<string, string> };
+    const raw: Record<string, string> = {};
+    for (const [k, v] of Object.entries(doc.config)) raw[k.replace(/^copilot-fleet:/, "")] = String(v);
+    return { ...raw, githubToken: "gho_dev_token" } as RawConfig;
+}
+
+describe("docker platform: the dev stack", () => {
+    it("Pulumi.dev.yaml selects docker", () => {
+        expect(devStackConfig().platform).toBe("docker");
+    });
+
+    it("registers the image build, replicas, shared volume, Redis and the load balancer", async () => {
+        const raw = { ...devStackConfig(), cliVersion: "1.0.99" };
+        await run(raw);
+        const set = rec.resources.map((r) => `${r.type} ${r.name}`).sort();
+        expect(set).toEqual(
+            [
+                "copilot-fleet:docker:Redis copilot-redis",
+                "copilot-fleet:docker:SharedFleet copilot",
+                "copilot-fleet:image:CopilotImage copilot-image",
+                "docker:index/container:Container copilot-1",
+                "docker:index/container:Container copilot-2",
+                "docker:index/container:Container copilot-lb",
+                "docker:index/container:Container copilot-redis",
+                "docker:index/image:Image copilot-image",
+                "docker:index/network:Network copilot-net",
+                "docker:index/remoteImage:RemoteImage copilot-lb-image",
+                "docker:index/remoteImage:RemoteImage copilot-redis-image",
+                "docker:index/volume:Volume copilot-session-state",
+                "random:index/randomPassword:RandomPassword copilot-connection-token",
+                "random:index/randomPassword:RandomPassword copilot-redis-password",
+            ].sort(),
+        );
+        const image = inputsOf(rec.one("docker:index/image:Image", "copilot-image"));
+        expect(image).toMatchObject({ imageName: "copilot-cli:1.0.99-linux-amd64", skipPush: true, build: { args: { COPILOT_VERSION: "1.0.99" }, platform: "linux/amd64" } });
+        expect(image.build.context).toMatch(/images\/copilot-cli$/);
+        for (const n of ["copilot-1", "copilot-2"]) expect(inputsOf(rec.one("docker:index/container:Container", n)).image).toBe("copilot-cli:1.0.99-linux-amd64");
+    });
+});
+
+describe("docker shared fleet", () => {
+    const base: RawConfig = { platform: "docker", githubToken: "gho_service", replicas: "3", image: "copilot-cli:1.0.102" };
+
+    it("runs each replica from the CLI server spec, on the shared volume at the session-state path only", async () => {
+        await run(base);
+        for (const n of ["copilot-1", "copilot-2", "copilot-3"]) {
+            const c = inputsOf(rec.one("docker:index/container:Container", n));
+            expect(c.command).toEqual(["copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
+            expect(c.entrypoints).toBeUndefined();
+            expect(c.mounts).toEqual([{ type: "volume", source: "copilot-session-state", target: "/home/copilot/.copilot/session-state" }]);
+            expect(c.user).toBe("10001:10001");
+            expect(c.capabilities).toEqual({ drops: ["ALL"] });
+            expect(c.securityOpts).toEqual(["no-new-privileges:true"]);
+            expect(c.ports).toEqual([{ internal: 4321, ip: "127.0.0.1" }]);
+            expect(c.healthcheck).toMatchObject({ tests: ["CMD", "/usr/local/bin/copilot-healthcheck"], interval: "5s", retries: 2 });
+            expect(c.memory).toBe(2048);
+            expect(c.cpus).toBe("2");
+            expect(c.networksAdvanced).toEqual([{ name: "copilot-net", aliases: [n] }]);
+        }
+    });
+
+    it("hands tokens to the servers as secret env only", async () => {
+        const { outputs, resolved } = await run(base);
+        const token = rec.one("random:index/randomPassword:RandomPassword", "copilot-connection-token").state.result;
+        const e = env(rec.one("docker:index/container:Container", "copilot-1"));
+        expect(e).toEqual({ COPILOT_HOME: "/home/copilot/.copilot", HOME: "/home/copilot", COPILOT_CONNECTION_TOKEN: token, COPILOT_GITHUB_TOKEN: "gho_service" });
+        expect(resolved.connectionToken).toBe(token);
+        expect(await pulumiMod.isSecret(outputs.connectionToken as pulumi.Output<string>)).toBe(true);
+        expect(await pulumiMod.isSecret(outputs.redisUrl as pulumi.Output<string>)).toBe(true);
+    });
+
+    it("puts HAProxy in front with the JSON-RPC health check over every replica, published on loopback", async () => {
+        const { resolved } = await run(base);
+        const lb = inputsOf(rec.one("docker:index/container:Container", "copilot-lb"));
+        expect(lb.image).toMatch(/^sha256:/);
+        expect(rec.one("docker:index/remoteImage:RemoteImage", "copilot-lb-image").inputs.name).toMatch(/^haproxy:\d+\.\d+\.\d+$/);
+        expect(lb.ports).toEqual([{ internal: 4321, ip: "127.0.0.1" }]);
+        const token = rec.one("random:index/randomPassword:RandomPassword", "copilot-connection-token").state.result as string;
+        const cfg = lb.uploads[0].content as string;
+        expect(lb.uploads[0].file).toBe("/usr/local/etc/haproxy/haproxy.cfg");
+        expect(cfg).toBe(
+            haproxyConfig({
+                bind: "*:4321",
+                backends: ["copilot-1", "copilot-2", "copilot-3"].map((n) => ({ name: n, address: `${n}:4321` })),
+                connectionToken: token,
+                resolver: "127.0.0.11:53",
+            }),
+        );
+        expect(cfg).toContain("option redispatch 1");
+        expect(cfg).toContain("tcp-check expect string pong");
+        expect(resolved.endpoint).toBe(`127.0.0.1:${hostPort(rec.one("docker:index/container:Container", "copilot-lb"))}`);
+    });
+
+    it("outputs per-replica loopback addresses the smoke suite dials", async () => {
+        const { resolved } = await run(base);
+        const ports = ["copilot-1", "copilot-2", "copilot-3"].map((n) => hostPort(rec.one("docker:index/container:Container", n)));
+        expect(new Set(ports).size).toBe(3);
+        expect(ports.every((p: number) => p >= MOCK_FIRST_PORT)).toBe(true);
+        expect(resolved.replicas).toEqual(ports.map((p: number, i: number) => ({ name: `copilot-${i + 1}`, endpoint: `127.0.0.1:${p}` })));
+        expect(resolved).toMatchObject({ platform: "docker", mode: "shared", sessionStatePath: "/home/copilot/.copilot/session-state" });
+    });
+
+    it("runs Redis with a password from an uploaded config file, never in args", async () => {
+        const { resolved } = await run(base);
+        const redis = inputsOf(rec.one("docker:index/container:Container", "copilot-redis"));
+        const password = rec.one("random:index/randomPassword:RandomPassword", "copilot-redis-password").state.result as string;
+        expect(redis.command).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);
+        expect(JSON.stringify(redis.command)).not.toContain(password);
+        expect(redis.uploads[0].content).toContain(`requirepass ${password}`);
+        expect(redis.ports[0].ip).toBe("127.0.0.1");
+        expect(resolved.redisUrl).toBe(`redis://:${password}@127.0.0.1:${hostPort(rec.one("docker:index/container:Container", "copilot-redis"))}`);
+    });
+
+    it("BYOK: no model credential in the containers; provider is a secret output", async () => {
+        const { outputs, resolved } = await run({ platform: "docker", image: "copilot-cli:1.0.102", provider: '{"baseUrl":"http://127.0.0.1:9/v1","model":"m","apiKey":"sk-x"}' });
+        expect(Object.keys(env(rec.one("docker:index/container:Container", "copilot-1")))).toEqual(["COPILOT_HOME", "HOME", "COPILOT_CONNECTION_TOKEN"]);
+        expect(resolved.provider).toEqual({ type: "openai", baseUrl: "http://127.0.0.1:9/v1", model: "m", apiKey: "sk-x" });
+        expect(await pulumiMod.isSecret(outputs.provider as pulumi.Output<unknown>)).toBe(true);
+        for (const r of rec.resources) expect(JSON.stringify(r.inputs)).not.toContain("sk-x");
+    });
+});
+
+describe("docker per-user fleet", () => {
+    const raw: RawConfig = {
+        platform: "docker",
+        mode: "per-user",
+        githubToken: "gho_service",
+        image: "copilot-cli:1.0.102",
+        users: JSON.stringify(["alice", { id: "bob", githubToken: "gho_bob" }, { id: "carol", suspended: true }]),
+    };
+
+    it("gives each user their own container, volume, network and token", async () => {
+        const { outputs, resolved } = await run(raw);
+        const users = resolved.users as Record<string, { endpoint: string; connectionToken: string; suspended: boolean }>;
+        expect(Object.keys(users)).toEqual(["alice", "bob", "carol"]);
+        const tokens = Object.values(users).map((u) => u.connectionToken);
+        expect(new Set(tokens).size).toBe(3);
+        for (const id of ["alice", "bob", "carol"]) {
+            const c = inputsOf(rec.one("docker:index/container:Container", `copilot-u-${id}`));
+            expect(c.mounts).toEqual([{ type: "volume", source: `copilot-u-${id}-session-state`, target: "/home/copilot/.copilot/session-state" }]);
+            expect(c.networksAdvanced[0].name).toBe(`copilot-u-${id}-net`);
+            expect(env(rec.one("docker:index/container:Container", `copilot-u-${id}`)).COPILOT_CONNECTION_TOKEN).toBe(users[id].connectionToken);
+            expect(users[id].endpoint).toBe(`127.0.0.1:${hostPort(rec.one("docker:index/container:Container", `copilot-u-${id}`))}`);
+        }
+        expect(env(rec.one("docker:index/container:Container", "copilot-u-bob")).COPILOT_GITHUB_TOKEN).toBe("gho_bob");
+        expect(env(rec.one("docker:index/container:Container", "copilot-u-alice")).COPILOT_GITHUB_TOKEN).toBe("gho_service");
+        expect(await pulumiMod.isSecret(outputs.users as pulumi.Output<unknown>)).toBe(true);
+    });
+
+    it("suspends a user by stopping the container and keeping the volume", async () => {
+        const { resolved } = await run(raw);
+        const carol = inputsOf(rec.one("docker:index/container:Container", "copilot-u-carol"));
+        expect(carol).toMatchObject({ start: false, mustRun: false });
+        expect(rec.one("docker:index/volume:Volume", "copilot-u-carol-session-state")).toBeDefined();
+        expect((resolved.users as Record<string, { suspended: boolean }>).carol.suspended).toBe(true);
+        expect(inputsOf(rec.one("docker:index/container:Container", "copilot-u-alice"))).toMatchObject({ start: true, mustRun: true });
+    });
+});
