@@ -38,30 +38,27 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
 export function probe(endpoint: string, token: string | undefined, opts: { timeoutMs?: number } = {}): Promise<ProbeResult> {
     const started = Date.now();
     const timeoutMs = opts.timeoutMs ?? 3000;
+    let target: { host: string; port: number };
+    try {
+        target = parseEndpoint(endpoint);
+    } catch (e) {
+        return Promise.resolve({ ok: false, error: (e as Error).message, ms: 0 });
+    }
     return new Promise((resolve) => {
         let settled = false;
-        let sock: net.Socket | undefined;
+        const sock = net.connect(target);
         const finish = (r: Omit<ProbeResult, "ms">): void => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            sock?.destroy();
+            sock.destroy();
             resolve({ ...r, ms: Date.now() - started });
         };
         const timer = setTimeout(() => finish({ ok: false, error: `timeout after ${timeoutMs} ms` }), timeoutMs);
-        let host: string;
-        let port: number;
-        try {
-            ({ host, port } = parseEndpoint(endpoint));
-        } catch (e) {
-            finish({ ok: false, error: (e as Error).message });
-            return;
-        }
-        sock = net.connect({ host, port });
         let buf = Buffer.alloc(0);
         const send = (id: number, method: string, params: unknown): void => {
             const body = Buffer.from(JSON.stringify({ jsonrpc: "2.0", id, method, params }), "utf8");
-            sock?.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, "ascii"), body]));
+            sock.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, "ascii"), body]));
         };
         const onMessage = (msg: RpcResponse): void => {
             if (msg.id === 1) {
