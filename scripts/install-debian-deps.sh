@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The Debian packages copilot-fleet's local fleet, demo and tests run for real. One list, used by
+# README's set-up commands and by .ci/run. Run as root (or through sudo).
+#   redis-server, haproxy             the local fleet's session-lock store and TCP load balancer
+#   buildah, podman, runc, debootstrap build and run the image without a Docker engine (tests, bench)
+#   uidmap, fuse-overlayfs, slirp4netns, netavark, aardvark-dns   what podman needs to run containers
+set -euo pipefail
+PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns ca-certificates)
+if [ "${1:-}" = "--demo-only" ]; then PACKAGES=(redis-server haproxy ca-certificates); fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
