@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, FleetConfig } from "../config";
 import { FleetOutputs } from "../outputs";
 import { buildServerSpec } from "../spec";
+import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet } from "./sharedFleet";
 
 export type StackOutputs = { [K in keyof FleetOutputs]?: pulumi.Input<FleetOutputs[K]> };
@@ -20,12 +21,17 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
 
 /** Deploys the configured fleet to the cluster of the ambient (or `opts.provider`) Kubernetes provider. */
 export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
-    if (cfg.mode === "per-user") {
-        throw new ConfigError([{ key: "mode", message: 'mode: "per-user" is not supported yet on platform "kubernetes"; supported now: "shared"' }]);
+    if (cfg.mode === "per-user" && cfg.redis) {
+        // One server per user never has two servers writing one session (the divergence locks guard
+        // against), and one Redis shared by every user's clients would be a channel between tenants.
+        throw new ConfigError([
+            { key: "redis", message: 'redis: true is not accepted with mode "per-user" on platform "kubernetes": each user has a single server, so session locks are not needed; remove the key' },
+        ]);
     }
     const ns = cfg.createNamespace
         ? new k8s.core.v1.Namespace(cfg.namespace, { metadata: { name: cfg.namespace, labels: { ...NAMESPACE_LABELS } } }, opts).metadata.name
         : pulumi.output(cfg.namespace);
+    if (cfg.mode === "per-user") return deployPerUser(name, cfg, image, ns, opts);
     const spec = buildServerSpec({
         credential: { kind: cfg.credential.kind },
         sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
@@ -61,5 +67,40 @@ export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.I
         port: fleet.port,
         redisUrl: fleet.redisUrl,
         sessionStatePath: fleet.sessionStatePath,
+    };
+}
+
+function deployPerUser(
+    name: string,
+    cfg: FleetConfig,
+    image: pulumi.Input<string>,
+    namespace: pulumi.Input<string>,
+    opts?: pulumi.ComponentResourceOptions,
+): StackOutputs {
+    const fleet = new PerUserFleet(
+        name,
+        {
+            namespace,
+            users: cfg.users,
+            image,
+            cliVersion: cfg.cliVersion,
+            server: { sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources },
+            credential: cfg.credential,
+            exposure: cfg.exposure,
+            allowedCidrs: cfg.allowedCidrs,
+            serviceAnnotations: cfg.serviceAnnotations,
+            storageClass: cfg.storageClass,
+            storageSize: cfg.storageSize,
+        },
+        opts,
+    );
+    return {
+        platform: "kubernetes",
+        mode: "per-user",
+        namespace: fleet.namespace,
+        selector: fleet.selector,
+        port: fleet.port,
+        sessionStatePath: fleet.sessionStatePath,
+        users: fleet.users,
     };
 }

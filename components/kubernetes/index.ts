@@ -1,4 +1,5 @@
 export * from "./render";
 export * from "./redis";
 export * from "./sharedFleet";
+export * from "./perUserFleet";
 export * from "./deploy";

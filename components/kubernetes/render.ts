@@ -131,6 +131,32 @@ export function renderPodSecurityContext(spec: ServerSpec): PodSecurityContext {
     };
 }
 
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+
+/**
+ * The server pod: one container from `spec`, its volumes on `claimName`, the pod security context and
+ * shutdown budget. Shared by the shared fleet and every per-user server so they cannot drift apart.
+ * No service-account token (the CLI never calls the API server) and no service links: in a
+ * namespace with a Service per user, service links would add env vars per Service to every pod.
+ */
+export function renderServerPodSpec(
+    spec: ServerSpec,
+    image: pulumi.Input<string>,
+    secretName: pulumi.Input<string>,
+    claimName: pulumi.Input<string>,
+    extra: Partial<PodSpec> = {},
+): PodSpec {
+    return {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: spec.terminationGraceSeconds,
+        securityContext: renderPodSecurityContext(spec),
+        ...extra,
+        containers: [renderServerContainer(spec, image, secretName)],
+        volumes: renderServerVolumes(claimName),
+    };
+}
+
 /** Spread replicas across nodes and zones; `ScheduleAnyway` so a small cluster still schedules them. */
 export function renderSpread(selector: Record<string, string>): k8s.types.input.core.v1.TopologySpreadConstraint[] {
     return [

@@ -8,9 +8,7 @@ import {
     INTERNAL_LB_ANNOTATIONS,
     LABELS,
     PORT_NAME,
-    renderPodSecurityContext,
-    renderServerContainer,
-    renderServerVolumes,
+    renderServerPodSpec,
     renderSpread,
     selectorString,
     serverLabels,
@@ -86,10 +84,18 @@ export function serviceAnnotationsFor(exposure: Exposure, extra: Readonly<Record
 /**
  * Who may reach the servers' port: pods labelled as this fleet's clients (any namespace), and with a
  * load balancer the allowed source ranges. The connection token is still required on top.
+ * `clientLabels` narrows the client pods further (per-user mode: the user label), ANDed with the
+ * fleet's client label.
  */
-export function serverIngressRules(fleet: string, port: number, exposure: Exposure, allowedCidrs: readonly string[]): NetworkPolicyIngressRule[] {
+export function serverIngressRules(
+    fleet: string,
+    port: number,
+    exposure: Exposure,
+    allowedCidrs: readonly string[],
+    clientLabels: Readonly<Record<string, string>> = {},
+): NetworkPolicyIngressRule[] {
     const from: NonNullable<NetworkPolicyIngressRule["from"]> = [
-        { namespaceSelector: {}, podSelector: { matchLabels: { [LABELS.client]: fleet } } },
+        { namespaceSelector: {}, podSelector: { matchLabels: { [LABELS.client]: fleet, ...clientLabels } } },
     ];
     if (exposure !== "cluster") {
         if (allowedCidrs.length > 0) {
@@ -177,15 +183,9 @@ export class SharedFleet extends pulumi.ComponentResource {
                     minReadySeconds: 5,
                     template: {
                         metadata: { labels },
-                        spec: {
-                            automountServiceAccountToken: false,
-                            enableServiceLinks: false,
-                            terminationGracePeriodSeconds: spec.terminationGraceSeconds,
-                            securityContext: renderPodSecurityContext(spec),
+                        spec: renderServerPodSpec(spec, args.image, secret.metadata.name, claim.metadata.name, {
                             topologySpreadConstraints: renderSpread(selector),
-                            containers: [renderServerContainer(spec, args.image, secret.metadata.name)],
-                            volumes: renderServerVolumes(claim.metadata.name),
-                        },
+                        }),
                     },
                 },
             },

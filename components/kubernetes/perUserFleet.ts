@@ -1,0 +1,385 @@
+/**
+ * Per-user fleet on Kubernetes: one Copilot CLI server per user, each with its own claim, Secret,
+ * generated connection token, Service and NetworkPolicy. The pod is the shared fleet's pod
+ * (render.ts `renderServerPodSpec`), so probes, resources, security context and shutdown are the same.
+ *
+ * Identity: every name derives from the user id alone (never list position), so adding, removing or
+ * suspending one user leaves every other user's resources byte-for-byte the same.
+ */
+import { createHash } from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { CredentialConfig, Exposure, UserConfig } from "../config";
+import { UserOutput } from "../outputs";
+import { buildServerSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
+import { LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
+import { CONNECTION_TOKEN_LENGTH, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
+
+/** Kubernetes object names we derive are kept to one DNS label (63), the strictest rule among the kinds we create (Service). */
+export const MAX_OBJECT_NAME_LENGTH = 63;
+/** Infix between fleet and user id; fleet-wide objects never start with `<fleet>-u-`, so they cannot collide with a user's. */
+export const USER_INFIX = "u";
+/** Name suffix per kind; one fixed suffix per kind keeps names injective in the user id. */
+export const USER_OBJECT_SUFFIX = {
+    deployment: "",
+    service: "",
+    networkPolicy: "",
+    secret: "credentials",
+    claim: "state",
+} as const;
+export type UserObjectKind = keyof typeof USER_OBJECT_SUFFIX;
+/** Access mode of each user's claim: one server, one writer, so any block or file class works. */
+export const USER_CLAIM_ACCESS_MODE = "ReadWriteOnce";
+const HASH_LENGTH = 8;
+/** A Service name must be a DNS-1035 label: starting with a letter. The fleet name leads every name, so it must. */
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function shortHash(value: string): string {
+    return createHash("sha256").update(value).digest("hex").slice(0, HASH_LENGTH);
+}
+
+/**
+ * The Kubernetes name of one of a user's objects: `<fleet>-u-<id>[-<suffix>]`. When that would pass
+ * 63 characters the id is cut and a hash of the whole id appended (`<fleet>-u-<id prefix>-<hash8>-<suffix>`),
+ * so the name stays a DNS-1035 label, stays stable, and two long ids that share a prefix still differ.
+ * With the default fleet name ("copilot") and ids of at most 40 characters no name is ever cut.
+ */
+export function userObjectName(fleet: string, id: string, kind: UserObjectKind): string {
+    const suffix = USER_OBJECT_SUFFIX[kind];
+    const head = `${fleet}-${USER_INFIX}-`;
+    const tail = suffix ? `-${suffix}` : "";
+    const budget = MAX_OBJECT_NAME_LENGTH - head.length - tail.length;
+    if (id.length <= budget) return `${head}${id}${tail}`;
+    const keep = budget - HASH_LENGTH - 1;
+    if (keep < 1) throw new Error(`fleet name ${JSON.stringify(fleet)} is too long to name per-user objects within ${MAX_OBJECT_NAME_LENGTH} characters`);
+    const prefix = id.slice(0, keep).replace(/-+$/, "");
+    return `${head}${prefix ? `${prefix}-` : ""}${shortHash(id)}${tail}`;
+}
+
+/** Selector of one user's server pod: the fleet's server selector plus the user label. */
+export function userSelector(fleet: string, id: string): Record<string, string> {
+    return { ...serverSelector(fleet), [LABELS.user]: id };
+}
+
+/**
+ * Labels a client pod needs to reach user `id`'s server: both the fleet's client label and the user
+ * label. The fleet label keeps two fleets in one cluster apart (the same user id in both); the user
+ * label keeps users apart. Server pods never carry the client label, so no server reaches another.
+ */
+export function userClientLabels(fleet: string, id: string): Record<string, string> {
+    return { [LABELS.client]: fleet, [LABELS.user]: id };
+}
+
+/** The model credential a user's server holds: their own GitHub token, else the fleet's credential. */
+export function userCredentialKind(user: Pick<UserConfig, "githubToken">, credential: CredentialConfig): ModelCredential["kind"] {
+    return user.githubToken !== undefined ? "githubToken" : credential.kind;
+}
+
+/** Contents of a user's Secret: their own connection token, and their GitHub token (else the service token; BYOK: none). */
+export function userSecretData(
+    token: pulumi.Input<string>,
+    user: Pick<UserConfig, "githubToken">,
+    credential: CredentialConfig,
+): Record<string, pulumi.Input<string>> {
+    const data: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
+    const github = user.githubToken ?? (credential.kind === "githubToken" ? credential.githubToken : undefined);
+    if (github !== undefined) data[SECRET_KEYS.githubToken] = github;
+    return data;
+}
+
+/** Problems with a fleet name and user list that would make names invalid or shared; empty when fine. O(users). */
+export function perUserNameProblems(fleet: string, ids: readonly string[]): { propertyPath: string; reason: string }[] {
+    const problems: { propertyPath: string; reason: string }[] = [];
+    if (!DNS_1035_LABEL.test(fleet) || fleet.length > 30) {
+        problems.push({
+            propertyPath: "name",
+            reason: `${JSON.stringify(fleet)} is not accepted; a per-user fleet name must start with a letter, use a-z, 0-9 and "-", and have at most 30 characters (it prefixes every Service name)`,
+        });
+        return problems;
+    }
+    const seen = new Map<string, string>();
+    ids.forEach((id, i) => {
+        if (!DNS_1123_LABEL.test(id)) {
+            problems.push({ propertyPath: `users[${i}].id`, reason: `${JSON.stringify(id)} is not a lowercase DNS label` });
+            return;
+        }
+        const name = userObjectName(fleet, id, "deployment");
+        const other = seen.get(name);
+        if (other !== undefined) {
+            problems.push({ propertyPath: `users[${i}].id`, reason: `${JSON.stringify(id)} ${other === id ? "appears more than once" : `maps to the same name as ${JSON.stringify(other)}`}; each user id must be unique` });
+            return;
+        }
+        seen.set(name, id);
+    });
+    return problems;
+}
+
+export interface UserServerArgs {
+    /** The fleet this server belongs to (labels, names, the client label value). */
+    readonly fleet: string;
+    /** The user: id, own GitHub token (optional), suspended. */
+    readonly user: UserConfig;
+    /** Namespace for every object of the user (must exist or be created by the caller). */
+    readonly namespace: pulumi.Input<string>;
+    /** Image reference, ideally pinned by digest. */
+    readonly image: pulumi.Input<string>;
+    /** CLI version, for the `app.kubernetes.io/version` label. */
+    readonly cliVersion: string;
+    /** The CLI server spec for this user's credential kind (components/spec.ts `buildServerSpec`). */
+    readonly spec: ServerSpec;
+    /** The fleet's model credential; the user's own githubToken overrides it. */
+    readonly credential: CredentialConfig;
+    /** `cluster` (ClusterIP, default), `internal` or `public` (a LoadBalancer per user). */
+    readonly exposure?: Exposure;
+    /** Load-balancer source ranges (required with `public`). Default none. */
+    readonly allowedCidrs?: readonly string[];
+    /** Extra annotations for a load-balancer Service. Default none. */
+    readonly serviceAnnotations?: Readonly<Record<string, string>>;
+    /** StorageClass of the user's ReadWriteOnce claim; default the cluster's default class. */
+    readonly storageClass?: pulumi.Input<string>;
+    /** Size of the user's session-state claim. Default 10Gi. */
+    readonly storageSize?: pulumi.Input<string>;
+}
+
+/** One user's server: Deployment (1 replica, 0 when suspended), claim, Secret, token, Service, NetworkPolicy. */
+export class UserServer extends pulumi.ComponentResource {
+    public readonly endpoint: pulumi.Output<string>;
+    public readonly connectionToken: pulumi.Output<string>;
+    /** `k=v,...` selector of this user's server pod (port-forward, `kubectl -l`). */
+    public readonly selector: string;
+    public readonly suspended: boolean;
+    public readonly serviceName: string;
+    public readonly claimName: string;
+    public readonly secretName: string;
+
+    constructor(name: string, args: UserServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:kubernetes:UserServer", name, {}, opts);
+        const { fleet, user, spec } = args;
+        const exposure = args.exposure ?? DEFAULT_EXPOSURE;
+        const allowedCidrs = args.allowedCidrs ?? [];
+        const selector = userSelector(fleet, user.id);
+        const labels = { ...serverLabels(fleet, args.cliVersion), [LABELS.user]: user.id };
+        const names = {
+            deployment: userObjectName(fleet, user.id, "deployment"),
+            service: userObjectName(fleet, user.id, "service"),
+            networkPolicy: userObjectName(fleet, user.id, "networkPolicy"),
+            secret: userObjectName(fleet, user.id, "secret"),
+            claim: userObjectName(fleet, user.id, "claim"),
+        };
+        const meta = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
+        const child = { parent: this };
+
+        // Per user, never shared: one user's token opens no other user's server.
+        const token = new random.RandomPassword(`${name}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, child).result;
+        this.connectionToken = pulumi.secret(token);
+
+        const secret = new k8s.core.v1.Secret(
+            names.secret,
+            { metadata: meta(names.secret), type: "Opaque", stringData: userSecretData(token, user, args.credential) },
+            child,
+        );
+
+        // Suspending scales the Deployment to zero; the claim is untouched, so resuming finds every session.
+        const claim = new k8s.core.v1.PersistentVolumeClaim(
+            names.claim,
+            {
+                metadata: meta(names.claim),
+                spec: {
+                    accessModes: [USER_CLAIM_ACCESS_MODE],
+                    storageClassName: args.storageClass,
+                    resources: { requests: { storage: args.storageSize ?? DEFAULT_STORAGE_SIZE } },
+                },
+            },
+            child,
+        );
+
+        // Names (not resource outputs) go into the pod spec: they are known strings, which keeps each
+        // user's graph flat (no Output chain per user); dependsOn still orders Secret and claim first.
+        const deployment = new k8s.apps.v1.Deployment(
+            names.deployment,
+            {
+                metadata: meta(names.deployment),
+                spec: {
+                    replicas: user.suspended ? 0 : 1,
+                    selector: { matchLabels: selector },
+                    // A ReadWriteOnce claim and one writer: the old pod must be gone before the new one mounts.
+                    strategy: { type: "Recreate" },
+                    template: {
+                        metadata: { labels },
+                        spec: renderServerPodSpec(spec, args.image, names.secret, names.claim),
+                    },
+                },
+            },
+            { parent: this, dependsOn: [secret, claim] },
+        );
+
+        const service = new k8s.core.v1.Service(
+            names.service,
+            {
+                metadata: { ...meta(names.service), annotations: serviceAnnotationsFor(exposure, args.serviceAnnotations) },
+                spec: serviceSpecFor(exposure, selector, spec.port, { allowedCidrs }),
+            },
+            { parent: this, dependsOn: [deployment] },
+        );
+
+        new k8s.networking.v1.NetworkPolicy(
+            names.networkPolicy,
+            {
+                metadata: meta(names.networkPolicy),
+                spec: {
+                    podSelector: { matchLabels: selector },
+                    policyTypes: ["Ingress"],
+                    ingress: serverIngressRules(fleet, spec.port, exposure, allowedCidrs, { [LABELS.user]: user.id }),
+                },
+            },
+            child,
+        );
+
+        this.endpoint = endpointFor(service, exposure, spec.port);
+        this.selector = selectorString(selector);
+        this.suspended = user.suspended;
+        this.serviceName = names.service;
+        this.claimName = names.claim;
+        this.secretName = names.secret;
+        this.registerOutputs({
+            endpoint: this.endpoint,
+            connectionToken: this.connectionToken,
+            selector: this.selector,
+            suspended: this.suspended,
+            serviceName: this.serviceName,
+            claimName: this.claimName,
+            secretName: this.secretName,
+        });
+    }
+}
+
+export interface PerUserFleetArgs {
+    /** Namespace for every object of the fleet (must exist or be created by the caller). */
+    readonly namespace: pulumi.Input<string>;
+    /** The users; each gets its own server. Ids are lowercase DNS labels, unique. */
+    readonly users: readonly UserConfig[];
+    /** Image reference, ideally pinned by digest. */
+    readonly image: pulumi.Input<string>;
+    /** CLI version, for the `app.kubernetes.io/version` label. */
+    readonly cliVersion: string;
+    /** Server spec options (idle timeout, resources, shutdown). The credential is chosen per user. Default: spec defaults. */
+    readonly server?: Omit<ServerSpecOptions, "credential">;
+    /** The fleet's model credential: service GitHub token, or BYOK; a user's own githubToken overrides it. */
+    readonly credential: CredentialConfig;
+    /** `cluster` (ClusterIP, default), `internal` or `public` (a LoadBalancer per user). */
+    readonly exposure?: Exposure;
+    /** Load-balancer source ranges (required with `public`). Default none. */
+    readonly allowedCidrs?: readonly string[];
+    /** Extra annotations for load-balancer Services. Default none. */
+    readonly serviceAnnotations?: Readonly<Record<string, string>>;
+    /** StorageClass of each user's ReadWriteOnce claim; default the cluster's default class. */
+    readonly storageClass?: pulumi.Input<string>;
+    /** Size of each user's session-state claim. Default 10Gi. */
+    readonly storageSize?: pulumi.Input<string>;
+}
+
+/** Name of the fleet-wide default-deny policy (never starts with `<fleet>-u-`). */
+export function defaultDenyName(fleet: string): string {
+    return `${fleet}-default-deny`;
+}
+
+/**
+ * Per-user fleet: a {@link UserServer} per user and a default-deny ingress policy over all of the
+ * fleet's server pods, so a server whose own policy is missing (or not yet created) admits no one.
+ */
+export class PerUserFleet extends pulumi.ComponentResource {
+    /** user id → { endpoint, connectionToken, selector, suspended }; secret as a whole (it carries tokens). */
+    public readonly users: pulumi.Output<Record<string, UserOutput>>;
+    public readonly servers: ReadonlyMap<string, UserServer>;
+    public readonly namespace: pulumi.Output<string>;
+    /** Selector of every server pod of the fleet (all users). */
+    public readonly selector: string;
+    public readonly port: number;
+    public readonly sessionStatePath: string;
+
+    constructor(name: string, args: PerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
+        const problems = perUserNameProblems(
+            name,
+            args.users.map((u) => u.id),
+        );
+        if (problems.length > 0) {
+            throw new pulumi.InputPropertiesError({ message: `PerUserFleet ${name}: ${problems.map((p) => `${p.propertyPath}: ${p.reason}`).join("; ")}`, errors: problems });
+        }
+
+        // Two specs at most (GitHub token on the server, or BYOK), built once, not per user.
+        const specs = new Map<ModelCredential["kind"], ServerSpec>();
+        const specFor = (kind: ModelCredential["kind"]): ServerSpec => {
+            let s = specs.get(kind);
+            if (s === undefined) {
+                s = buildServerSpec({ ...args.server, credential: { kind } });
+                specs.set(kind, s);
+            }
+            return s;
+        };
+        const fleetSpec = specFor(args.credential.kind);
+
+        new k8s.networking.v1.NetworkPolicy(
+            defaultDenyName(name),
+            {
+                metadata: { name: defaultDenyName(name), namespace: args.namespace, labels: serverLabels(name, args.cliVersion) },
+                // Ingress listed with no rules: selected pods admit nothing beyond what a user's own policy adds.
+                spec: { podSelector: { matchLabels: serverSelector(name) }, policyTypes: ["Ingress"] },
+            },
+            { parent: this },
+        );
+
+        const servers = new Map<string, UserServer>();
+        for (const user of args.users) {
+            servers.set(
+                user.id,
+                new UserServer(
+                    `${name}-${USER_INFIX}-${user.id}`,
+                    {
+                        fleet: name,
+                        user,
+                        namespace: args.namespace,
+                        image: args.image,
+                        cliVersion: args.cliVersion,
+                        spec: specFor(userCredentialKind(user, args.credential)),
+                        credential: args.credential,
+                        exposure: args.exposure,
+                        allowedCidrs: args.allowedCidrs,
+                        serviceAnnotations: args.serviceAnnotations,
+                        storageClass: args.storageClass,
+                        storageSize: args.storageSize,
+                    },
+                    { parent: this },
+                ),
+            );
+        }
+        this.servers = servers;
+
+        // One combinator over all users (not one Output per user folded into the next).
+        const ids = [...servers.keys()];
+        const list = [...servers.values()];
+        this.users = pulumi.secret(
+            pulumi.all([pulumi.all(list.map((s) => s.endpoint)), pulumi.all(list.map((s) => s.connectionToken))]).apply(([endpoints, tokens]) => {
+                const out: Record<string, UserOutput> = {};
+                ids.forEach((id, i) => {
+                    const s = list[i];
+                    out[id] = { endpoint: endpoints[i], connectionToken: tokens[i], selector: s.selector, suspended: s.suspended };
+                });
+                return out;
+            }),
+        );
+        this.namespace = pulumi.output(args.namespace);
+        this.selector = selectorString(serverSelector(name));
+        this.port = fleetSpec.port;
+        this.sessionStatePath = fleetSpec.sessionStatePath;
+        this.registerOutputs({
+            users: this.users,
+            namespace: this.namespace,
+            selector: this.selector,
+            port: this.port,
+            sessionStatePath: this.sessionStatePath,
+        });
+    }
+}
