@@ -118,6 +118,7 @@ export function aciContainerViews(groupName: string, props: AciContainerGroupPro
                 cpuLimit: positive(c.resources?.limits?.cpu),
                 memoryLimit: positive(c.resources?.limits?.memoryInGB),
             }),
+            providedFiles: () => [],
             privilege: () => {
                 const sc = c.securityContext;
                 return {

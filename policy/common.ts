@@ -72,6 +72,8 @@ export interface ContainerView {
     /** Which resource requests and limits are declared. */
     readonly resources: () => ResourceView;
     readonly privilege: () => PrivilegeView;
+    /** Files the platform writes into the container with known content (docker `uploads`). */
+    readonly providedFiles: () => readonly { readonly path: string; readonly content?: string }[];
 }
 
 /** true: declared; false: missing; "n/a": the platform has no such setting. */

@@ -88,6 +88,7 @@ export function dockerContainerView(name: string, props: DockerContainerProps): 
             cpuLimit: (typeof props.cpus === "string" && props.cpus.trim() !== "") || (typeof props.cpuQuota === "number" && props.cpuQuota > 0),
             memoryLimit: typeof props.memory === "number" && props.memory > 0,
         }),
+        providedFiles: () => (props.uploads ?? []).map((u) => ({ path: u.file, content: u.content })),
         privilege: () => ({
             runsAsRoot: isNonRootUser(props.user),
             privileged: props.privileged === true,

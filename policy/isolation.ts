@@ -10,6 +10,7 @@ import { stackContainerGroups } from "./aci";
 import { ContainerView, isSensitiveEnvName, LABEL } from "./common";
 import { stackDockerContainers } from "./docker";
 import { containerViews, secretsReferenced, stackWorkloads } from "./kubernetes";
+import { ENV } from "../components/spec";
 
 interface UserServer {
     readonly user: string;
@@ -18,6 +19,8 @@ interface UserServer {
     /** Comparable ids of volumes and secrets (secret values are hashed, never printed). */
     readonly uses: readonly { id: string; label: string }[];
 }
+
+const MODEL_CREDENTIALS: readonly string[] = [ENV.githubToken, ENV.providerApiKey];
 
 function digest(value: string): string {
     return createHash("sha256").update(value).digest("hex").slice(0, 16);
@@ -29,8 +32,10 @@ function viewUses(v: ContainerView): { id: string; label: string }[] {
         if ((m.kind === "shared" || m.kind === "secret") && m.storageId) uses.push({ id: m.storageId, label: `volume ${m.storageId}` });
     }
     // Inline credentials (ACI secureValue, docker envs): the same value for two users is a shared secret.
+    // Model credentials are exempt: config lets operators give every user the same service token
+    // (users[].githubToken is optional), as the Kubernetes fleet does with one Secret per user.
     for (const e of v.env()) {
-        if (isSensitiveEnvName(e.name) && e.value) uses.push({ id: `value:${digest(e.value)}`, label: `the same ${e.name} value` });
+        if (isSensitiveEnvName(e.name) && !MODEL_CREDENTIALS.includes(e.name) && e.value) uses.push({ id: `value:${digest(e.value)}`, label: `the same ${e.name} value` });
     }
     return uses;
 }
@@ -63,7 +68,8 @@ export function perUserServers(resources: readonly PolicyResource[]): UserServer
 export const perUserIsolation: StackValidationPolicy = {
     name: "copilot-isolation-per-user",
     description:
-        "Per-user mode: no volume, Secret or credential value is shared between two users' Copilot CLI servers, so no user can read another's sessions or act with another's token.",
+        "Per-user mode: no volume, Secret or connection-token value is shared between two users' Copilot CLI servers, so no user can read another's sessions or reach another's server. " +
+        "A deliberately shared model credential (the service COPILOT_GITHUB_TOKEN when users[].githubToken is unset) is not flagged by value.",
     enforcementLevel: "mandatory",
     severity: "critical",
     validateStack: (args, report) => {

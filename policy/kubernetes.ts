@@ -226,6 +226,7 @@ function containerView(w: Workload, c: Container, isInit: boolean): ContainerVie
                 memoryLimit: quantitySet(lim, "memory"),
             };
         },
+        providedFiles: () => [],
         privilege: () => {
             const runAsUser = ctr.runAsUser ?? pod.runAsUser;
             const runAsNonRoot = ctr.runAsNonRoot ?? pod.runAsNonRoot;

@@ -29,6 +29,9 @@ export function redisPasswordProblem(v: ContainerView): string | undefined {
     const secretMounts = v.mounts().filter((mt) => mt.kind === "secret");
     const confFiles = v.commandLine().filter((a) => /\.conf$/.test(a));
     if (confFiles.some((f) => secretMounts.some((mt) => isSameOrAncestor(mt.path, f)))) return undefined;
+    // Docker: a config file written by the provider (`uploads`), whose content the policy can read.
+    const provided = v.providedFiles();
+    if (confFiles.some((f) => provided.some((u) => u.path === f && /^\s*requirepass\s+\S+/m.test(u.content ?? "")))) return undefined;
     // Images that read the password from the environment (bitnami: REDIS_PASSWORD).
     if (secretEnv("REDIS_PASSWORD")) return undefined;
     return "starts without requirepass";
@@ -37,7 +40,7 @@ export function redisPasswordProblem(v: ContainerView): string | undefined {
 export const redisPassword: ResourceValidationPolicy = {
     name: "copilot-redis-password",
     description:
-        "Redis (the session-lock store) requires a password that comes from a secret store: `--requirepass $(VAR)` with VAR from a secret, a redis.conf mounted from a Secret, or REDIS_PASSWORD from a secret.",
+        "Redis (the session-lock store) requires a password that comes from a secret store: `--requirepass $(VAR)` with VAR from a secret, a redis.conf mounted from a Secret (Docker: uploaded with requirepass in it), or REDIS_PASSWORD from a secret.",
     enforcementLevel: "mandatory",
     severity: "high",
     validateResource: containerValidators((views, args, report) => {

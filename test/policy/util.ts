@@ -30,10 +30,10 @@ const proxy = requireFromRoot("@pulumi/policy/proxy") as ProxyModule;
 export const UNKNOWN = proxy.unknownStringValue;
 
 export interface FakeResource {
-    readonly type: string;
+    type: string;
     readonly name: string;
     readonly props: Record<string, unknown>;
-    readonly opts?: Partial<PolicyResourceOptions>;
+    opts?: Partial<PolicyResourceOptions>;
     readonly provider?: { type: string; name: string; props: Record<string, unknown> };
 }
 
