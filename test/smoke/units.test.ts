@@ -3,7 +3,6 @@ import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { parseSmokeArgs, validateOutputs } from "../../smoke/cli";
 import { findForks, userPrompts } from "../../smoke/events";
-import { haproxyConfig } from "../../smoke/local/haproxy";
 import { startStubModel, stubReply } from "../../smoke/local/stub-model";
 import { parseEndpoint } from "../../smoke/rpc";
 import { resolveTargets, type PodApi } from "../../smoke/targets";
@@ -43,19 +42,6 @@ describe("parseEndpoint", () => {
         expect(parseEndpoint("[::1]:80")).toEqual({ host: "::1", port: 80 });
         expect(() => parseEndpoint("127.0.0.1")).toThrow(/host:port/);
         expect(() => parseEndpoint("h:70000")).toThrow(/range/);
-    });
-});
-
-describe("haproxyConfig", () => {
-    it("redispatches refused connects and health-checks with a real JSON-RPC ping", () => {
-        const cfg = haproxyConfig({ port: 1, backends: [{ name: "r0", endpoint: "127.0.0.1:2" }], connectionToken: "tok" });
-        expect(cfg).toMatch(/option redispatch 1/);
-        expect(cfg).toMatch(/retries 3/);
-        expect(cfg).toMatch(/on-marked-down shutdown-sessions/);
-        expect(cfg).toMatch(/tcp-check expect string pong/);
-        const hex = /tcp-check send-binary ([0-9a-f]+)/.exec(cfg)?.[1] ?? "";
-        expect(Buffer.from(hex, "hex").toString()).toMatch(/^Content-Length: \d+\r\n\r\n\{.*"method":"connect".*"token":"tok"/);
-        expect(cfg).toMatch(/server r0 127\.0\.0\.1:2 check/);
     });
 });
 
