@@ -392,6 +392,8 @@ export interface BuildOptions {
     readonly dockerfile?: string;
     readonly context?: string;
     readonly timeoutMs?: number;
+    /** Cache intermediate layers (default true); the benchmark turns it off to time a cold build. */
+    readonly layers?: boolean;
 }
 
 export interface BuildResult extends RunResult {
@@ -407,7 +409,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         "chroot",
         "--pull-never",
         // --layers keeps the tools stage cached between the suite's builds (the checksum-failure builds).
-        "--layers",
+        ...(opts.layers === false ? ["--layers=false"] : ["--layers"]),
+        // A failed build must not leave its working container (and the layers under it) behind.
+        "--force-rm",
         // Docker format: the OCI format has no HEALTHCHECK and buildah would drop it.
         "--format",
         "docker",
@@ -526,7 +530,11 @@ export class ContainerSession {
  * The cached base image is tagged and so survives.
  */
 export async function pruneBuildCache(): Promise<void> {
-    await podman(["image", "prune", "-f"], { check: false, timeoutMs: 300_000 });
+    // Each pass frees the layers whose children the previous pass removed; bounded.
+    for (let i = 0; i < 5; i++) {
+        const r = await buildah(["rmi", "--prune"], { check: false, timeoutMs: 300_000 });
+        if (r.code !== 0 || r.stdout.trim() === "") return;
+    }
 }
 
 /** Polls `check` until it resolves true; returns elapsed ms, or throws with `describe()` at the deadline. */
