@@ -47,10 +47,16 @@ export const DEFAULT_RESOURCES: ServerResources = {
     memoryLimit: "2Gi",
 };
 
-/** Seconds between "stop sending new connections" and SIGTERM: lets load balancers drop the endpoint. */
-export const DEFAULT_DRAIN_SECONDS = 10;
-/** Total shutdown budget (drain + time for in-flight turns to finish after SIGTERM). */
-export const DEFAULT_TERMINATION_GRACE_SECONDS = 90;
+/**
+ * Seconds between "no new connections" (the pod is out of the Service endpoints / the balancer's
+ * pool) and SIGTERM. Measured with CLI 1.0.102: on SIGTERM the CLI exits at once (~70 ms, code 0)
+ * and does NOT finish an in-flight turn (the prompt is persisted, the reply is not). So this window
+ * is the only time in-flight turns get: long enough for a typical turn, short enough that a rolling
+ * update of N replicas stays quick.
+ */
+export const DEFAULT_DRAIN_SECONDS = 30;
+/** Total shutdown budget: the drain plus a margin for the CLI to exit after SIGTERM before SIGKILL. */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 45;
 
 export interface ServerResources {
     readonly cpuRequest: string;

@@ -100,8 +100,8 @@ describe("shared fleet on Kubernetes (replicas=3)", () => {
         for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
             expect(c[probe].exec.command).toEqual(["/usr/local/bin/copilot-healthcheck"]);
         }
-        expect(c.lifecycle.preStop.exec.command).toEqual(["sleep", "10"]);
-        expect(podSpec(d).terminationGracePeriodSeconds).toBe(90);
+        expect(c.lifecycle.preStop.exec.command).toEqual(["sleep", "30"]);
+        expect(podSpec(d).terminationGracePeriodSeconds).toBe(45);
     });
 
     it("keeps every token in the Secret and references it; nothing sensitive in plain env", async () => {
