@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { CredentialConfig, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
 import { ENV, SECRET_KEYS, ServerSpec } from "../spec";
-import { publishedEndpoint, renderServerContainer } from "./render";
+import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 import { CONNECTION_TOKEN_LENGTH, fleetLabels } from "./sharedFleet";
 
 export interface DockerPerUserFleetArgs {
@@ -51,7 +51,7 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                     start: !user.suspended,
                     mustRun: !user.suspended,
                 },
-                { parent: this },
+                { parent: this, ...SECRET_CONTAINER_OPTIONS },
             );
             entries.push(
                 pulumi.all([publishedEndpoint(container), token]).apply(([endpoint, connectionToken]) => [user.id, { endpoint, connectionToken, suspended: user.suspended }] as [string, UserOutput]),

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
-import { publishedEndpoint } from "./render";
+import { HELPER_LIMITS, publishedEndpoint, SECRET_CONTAINER_OPTIONS } from "./render";
 
 export const REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf";
 
@@ -37,10 +37,11 @@ export class DockerRedis extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: args.network, aliases: [name] }],
                 ports: [{ internal: REDIS_PORT, ip: "127.0.0.1" }],
                 healthcheck: { tests: ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"], interval: "5s", timeout: "2s", retries: 3 },
+                ...HELPER_LIMITS,
                 restart: "unless-stopped",
                 labels: Object.entries(args.labels).map(([label, value]) => ({ label, value })),
             },
-            { parent: this },
+            { parent: this, ...SECRET_CONTAINER_OPTIONS },
         );
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${publishedEndpoint(container)}`);
         this.networkUrl = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);

@@ -10,6 +10,15 @@ import { ProbeSpec, ServerSpec } from "../spec";
 type ContainerArgs = docker.ContainerArgs;
 
 
+/**
+ * Options for every container that carries a token in `envs` or a file: keep those properties
+ * encrypted in state and masked in previews even if an input was not marked secret upstream.
+ */
+export const SECRET_CONTAINER_OPTIONS = { additionalSecretOutputs: ["envs", "uploads"] };
+
+/** Resource limits for the small helper containers (HAProxy, Redis), in the provider's units. */
+export const HELPER_LIMITS = { memory: 256, memoryReservation: 64, cpus: "1" } as const;
+
 /** Values for the spec's secret env vars, by secret key. */
 export type SecretValues = Readonly<Record<string, pulumi.Input<string>>>;
 

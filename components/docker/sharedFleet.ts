@@ -6,7 +6,7 @@ import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
 import { SECRET_KEYS, ServerSpec } from "../spec";
 import { DockerRedis } from "./redis";
-import { publishedEndpoint, renderServerContainer } from "./render";
+import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 
 /** Connection tokens we generate: 48 alphanumerics (~285 bits). Same as Kubernetes. */
 export const CONNECTION_TOKEN_LENGTH = 48;
@@ -74,7 +74,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                         name: replica,
                         ...renderServerContainer(args.spec, { image: args.image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
                     },
-                    { parent: this },
+                    { parent: this, ...SECRET_CONTAINER_OPTIONS },
                 ),
         );
 
@@ -101,10 +101,13 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 securityOpts: ["no-new-privileges:true"],
                 networksAdvanced: [{ name: network.name, aliases: [`${name}-lb`] }],
                 ports: [{ internal: args.spec.port, ip: "127.0.0.1" }],
+                // The frontend accepts connections (the backends have their own JSON-RPC checks).
+                healthcheck: { tests: ["CMD-SHELL", `exec 3<>/dev/tcp/127.0.0.1/${args.spec.port}`], interval: "10s", timeout: "2s", retries: 3 },
+                ...HELPER_LIMITS,
                 restart: "unless-stopped",
                 labels: labelList,
             },
-            { parent: this, dependsOn: containers },
+            { parent: this, dependsOn: containers, ...SECRET_CONTAINER_OPTIONS },
         );
 
         if (args.redis ?? true) {

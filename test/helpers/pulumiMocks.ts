@@ -11,6 +11,8 @@ export interface RecordedResource {
     readonly name: string;
     readonly inputs: Record<string, unknown>;
     readonly state: Record<string, unknown>;
+    /** Resource options the engine would see (mocks drop them; the monitor wrapper below keeps them). */
+    readonly opts: { readonly additionalSecretOutputs: readonly string[]; readonly protect: boolean };
 }
 
 export const MOCK_LB_IP = "203.0.113.10";
@@ -59,6 +61,8 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
 export class MockRecorder {
     readonly resources: RecordedResource[] = [];
     readonly callResults = new Map<string, Record<string, unknown>>();
+    /** Options seen on each RegisterResource request, keyed `type::name`, read when the mock creates it. */
+    readonly pendingOptions = new Map<string, RecordedResource["opts"]>();
     clear(): void {
         this.resources.length = 0;
         nextPort = MOCK_FIRST_PORT;
@@ -82,7 +86,8 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
                 const state = computedState(args.type, args.name, inputs);
-                rec.resources.push({ type: args.type, name: args.name, inputs, state });
+                const opts = rec.pendingOptions.get(`${args.type}::${args.name}`) ?? { additionalSecretOutputs: [], protect: false };
+                rec.resources.push({ type: args.type, name: args.name, inputs, state, opts });
                 const meta = (inputs.metadata ?? {}) as Record<string, unknown>;
                 const id = typeof meta.name === "string" ? meta.name : `${args.name}-id`;
                 return { id, state };
@@ -97,6 +102,19 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
         stack,
         false,
     );
+    // Mocks receive only type/name/inputs; wrap the mock monitor to keep the options policies check.
+    interface RegisterRequest {
+        getType(): string;
+        getName(): string;
+        getAdditionalsecretoutputsList(): string[];
+        getProtect(): boolean;
+    }
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        rec.pendingOptions.set(`${req.getType()}::${req.getName()}`, { additionalSecretOutputs: req.getAdditionalsecretoutputsList(), protect: req.getProtect() });
+        return register(req, cb);
+    };
     return rec;
 }
 

@@ -6,16 +6,16 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { installMocks, MockRecorder, settle } from "../helpers/pulumiMocks";
+import { installMocks, MockRecorder, RecordedResource, settle } from "../helpers/pulumiMocks";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
 import { FakeResource, runResourcePolicy, runStackPolicy } from "./util";
 
 /** Every violation every policy reports over a recorded stack, as "policy: message". */
-export async function violationsOver(resources: readonly { type: string; name: string; inputs: Record<string, unknown>; state: Record<string, unknown> }[], config: Record<string, object> = {}): Promise<string[]> {
+export async function violationsOver(resources: readonly RecordedResource[], config: Record<string, object> = {}): Promise<string[]> {
     const out: string[] = [];
     for (const policy of resourcePolicies) {
         for (const r of resources) {
-            const run = await runResourcePolicy(policy, { type: r.type, name: r.name, props: r.inputs }, config[policy.name] ?? {});
+            const run = await runResourcePolicy(policy, { type: r.type, name: r.name, props: r.inputs, opts: { additionalSecretOutputs: [...r.opts.additionalSecretOutputs] } }, config[policy.name] ?? {});
             out.push(...run.violations.map((v) => `${policy.name} on ${r.type}/${r.name}: ${v.message}`));
             out.push(...run.unknownReads.map((m) => `${policy.name} on ${r.type}/${r.name}: could not run: ${m}`));
         }
@@ -48,28 +48,6 @@ async function record(config: Record<string, string>): Promise<MockRecorder["res
     return [...rec.resources];
 }
 
-/**
- * Violations our program has today, reported to the lead instead of weakening the rules. Pinned
- * exactly, so this test fails when a new one appears and when one is fixed (then delete the entry).
- * - docker containers holding tokens do not set additionalSecretOutputs: ["envs"] (and the mocks
- *   cannot carry resource options, so this entry stays until the harness records them);
- * - the docker load balancer (HAProxy) has no healthcheck and no resource limits;
- * - docker Redis has no resource limits.
- */
-const KNOWN_PROGRAM_GAPS: Readonly<Record<string, readonly RegExp[]>> = {
-    "docker shared": [
-        /^copilot-secrets-no-plain-values on docker:index\/container:Container\/copilot-1: .*additionalSecretOutputs/,
-        /^copilot-secrets-no-plain-values on docker:index\/container:Container\/copilot-2: .*additionalSecretOutputs/,
-        /^copilot-server-probes on docker:index\/container:Container\/copilot-lb: /,
-        /^copilot-server-resources on docker:index\/container:Container\/copilot-redis: /,
-        /^copilot-server-resources on docker:index\/container:Container\/copilot-lb: /,
-    ],
-    "docker per-user": [
-        /^copilot-secrets-no-plain-values on docker:index\/container:Container\/copilot-u-alice: .*additionalSecretOutputs/,
-        /^copilot-secrets-no-plain-values on docker:index\/container:Container\/copilot-u-bob: .*additionalSecretOutputs/,
-    ],
-};
-
 const base = { githubToken: "gho_test", image: "registry.example.com/copilot-cli:1.0.102" };
 const publicOk = { "copilot-network-no-public-endpoint": { allowPublicEndpoints: true } };
 
@@ -87,10 +65,7 @@ describe("our program passes every policy", () => {
             const resources = await record({ ...base, ...config });
             expect(resources.length).toBeGreaterThan(3);
             const found = await violationsOver(resources, policyConfig);
-            const known = KNOWN_PROGRAM_GAPS[_name] ?? [];
-            // Every violation is a known gap, and every known gap still occurs exactly once.
-            expect(found.filter((v) => !known.some((k) => k.test(v)))).toEqual([]);
-            expect(known.map((k) => found.filter((v) => k.test(v)).length)).toEqual(known.map(() => 1));
+            expect(found).toEqual([]);
         },
         60_000,
     );

@@ -195,3 +195,12 @@ describe("docker per-user fleet", () => {
         expect(inputsOf(rec.one("docker:index/container:Container", "copilot-u-alice"))).toMatchObject({ start: true, mustRun: true });
     });
 });
+
+describe("docker secret handling options", () => {
+    it("marks envs and uploads of every token-carrying container as secret outputs", async () => {
+        await run({ platform: "docker", githubToken: "gho_service", replicas: "2", image: "copilot-cli:1.0.102" });
+        for (const n of ["copilot-1", "copilot-2", "copilot-lb", "copilot-redis"]) {
+            expect(rec.one("docker:index/container:Container", n).opts.additionalSecretOutputs).toEqual(["envs", "uploads"]);
+        }
+    });
+});
