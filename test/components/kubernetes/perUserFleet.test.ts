@@ -177,7 +177,9 @@ describe("per-user fleet on Kubernetes: three users", () => {
         );
         expect(container(mine).resources).toEqual({ requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } });
         expect(container(mine).readinessProbe.exec.command).toEqual(["/usr/local/bin/copilot-healthcheck"]);
-        expect(podSpec(mine).terminationGracePeriodSeconds).toBe(90);
+        const { DEFAULT_TERMINATION_GRACE_SECONDS, DEFAULT_DRAIN_SECONDS } = await import("../../../components/spec");
+        expect(podSpec(mine).terminationGracePeriodSeconds).toBe(DEFAULT_TERMINATION_GRACE_SECONDS);
+        expect(container(mine).lifecycle.preStop.exec.command).toEqual(["sleep", String(DEFAULT_DRAIN_SECONDS)]);
     });
 
     it("NetworkPolicies admit only each user's own client pods: not other users' clients, not any server, not other fleets", async () => {
@@ -381,3 +383,20 @@ describe("per-user fleet: suspend, credentials, exposure", () => {
         expect(rec.resources).toEqual([]);
     });
 });
+
+describe("withoutPromiseStacks", () => {
+    it("turns stack capture off only while building, and restores it on return and on throw", () => {
+        const before = Error.stackTraceLimit;
+        const seen: number[] = [];
+        expect(perUser.withoutPromiseStacks(() => (seen.push(Error.stackTraceLimit), 7))).toBe(7);
+        expect(() =>
+            perUser.withoutPromiseStacks(() => {
+                seen.push(Error.stackTraceLimit);
+                throw new Error("boom");
+            }),
+        ).toThrow("boom");
+        expect(seen).toEqual([0, 0]);
+        expect(Error.stackTraceLimit).toBe(before);
+    });
+});
+
