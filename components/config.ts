@@ -471,6 +471,13 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
     if (exposure === "public" && allowedCidrs.length === 0) {
         c.add("allowedCidrs", 'is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]');
     }
+    if (exposure === "internal" && mode === "per-user" && allowedCidrs.length === 0) {
+        c.add(
+            "allowedCidrs",
+            'is required with exposure "internal" in mode "per-user": without it the NetworkPolicies admit all private ranges, ' +
+                "which on most CNIs include other users' pods; list your callers' ranges (excluding the pod network)",
+        );
+    }
     if (exposure === "cluster" && raw.allowedCidrs !== undefined) {
         c.add("allowedCidrs", 'is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key');
     }

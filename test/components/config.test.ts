@@ -175,6 +175,11 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
         ["public without allowedCidrs", { ...base, exposure: "public" }, 'allowedCidrs: is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]'],
         ["malformed CIDR", { ...base, exposure: "public", allowedCidrs: '["10.0.0.0/33"]' }, 'allowedCidrs: "10.0.0.0/33" is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"'],
         ["CIDR without prefix", { ...base, exposure: "internal", allowedCidrs: '["10.1.2.3"]' }, 'allowedCidrs: "10.1.2.3" is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"'],
+        [
+            "per-user internal without allowedCidrs",
+            { ...base, mode: "per-user", users: '["a"]', exposure: "internal" },
+            'allowedCidrs: is required with exposure "internal" in mode "per-user": without it the NetworkPolicies admit all private ranges, which on most CNIs include other users\' pods; list your callers\' ranges (excluding the pod network)',
+        ],
         ["allowedCidrs with cluster exposure", { ...base, allowedCidrs: '["10.0.0.0/8"]' }, 'allowedCidrs: is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key'],
         ["image latest", { ...base, image: "ghcr.io/acme/copilot:latest" }, 'image: "ghcr.io/acme/copilot:latest" is not accepted: its tag is "latest" (it moves under you); use repo:exact-tag or repo@sha256:<digest>'],
         ["image without tag", { ...base, image: "registry:5000/copilot" }, 'image: "registry:5000/copilot" is not accepted: it has no tag or digest (an unpinned image moves under you); use repo:exact-tag or repo@sha256:<digest>'],
