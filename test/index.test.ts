@@ -1,27 +1,5 @@
-import { execFile } from "child_process";
-import { promisify } from "util";
 import { describe, expect, it } from "vitest";
-
-const run = promisify(execFile);
-
-interface ProgramResult {
-    resources: Array<{ type: string; name: string }>;
-    outputs?: Record<string, unknown>;
-    error?: string;
-}
-
-/**
- * index.ts loaded the way `pulumi up` loads it: ts-node with the project's tsconfig (type-checked,
- * CommonJS), not vitest's bundler. Mocks stand in for the engine.
- */
-async function runProgram(config: Record<string, string>): Promise<ProgramResult> {
-    const { stdout } = await run(process.execPath, ["-r", "ts-node/register", "test/helpers/runProgram.ts"], {
-        env: { ...process.env, TS_NODE_PROJECT: "tsconfig.json", COPILOT_FLEET_TEST_CONFIG: JSON.stringify(config) },
-        timeout: 120_000,
-    });
-    const line = stdout.trim().split("\n").pop() ?? "";
-    return JSON.parse(line) as ProgramResult;
-}
+import { runProgramUnderTsNode as runProgram } from "./helpers/deployUnderMocks";
 
 describe("index.ts under ts-node (CommonJS), as pulumi up runs it", () => {
     it("reads stack config and registers the shared Kubernetes fleet", async () => {

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
-import { LABELS } from "./render";
+import { LABELS, restrictedSecurityContext } from "./render";
 
 export { REDIS_IMAGE, REDIS_PORT, REDIS_UID, redisConf };
 
@@ -88,15 +88,7 @@ export class Redis extends pulumi.ComponentResource {
                                         failureThreshold: 3,
                                     },
                                     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
-                                    securityContext: {
-                                        runAsNonRoot: true,
-                                        runAsUser: REDIS_UID,
-                                        allowPrivilegeEscalation: false,
-                                        privileged: false,
-                                        readOnlyRootFilesystem: true,
-                                        capabilities: { drop: ["ALL"] },
-                                        seccompProfile: { type: "RuntimeDefault" },
-                                    },
+                                    securityContext: restrictedSecurityContext(REDIS_UID, REDIS_UID),
                                     volumeMounts: [
                                         { name: "config", mountPath: "/etc/redis", readOnly: true },
                                         { name: "data", mountPath: "/data" },

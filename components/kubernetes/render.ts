@@ -51,6 +51,20 @@ export function selectorString(labels: Record<string, string>): string {
         .join(",");
 }
 
+/** A container security context that meets Pod Security "restricted", with a read-only root filesystem. */
+export function restrictedSecurityContext(uid: number, gid: number): k8s.types.input.core.v1.SecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: gid,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
 function renderProbe(p: ProbeSpec): Probe {
     return {
         exec: { command: [...p.exec] },
@@ -86,16 +100,7 @@ export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<stri
         // Drain: the pod is already out of the Service's endpoints when preStop runs; sleeping lets
         // kube-proxy and cloud load balancers stop sending new connections before SIGTERM arrives.
         lifecycle: { preStop: { exec: { command: ["sleep", String(spec.drainSeconds)] } } },
-        securityContext: {
-            runAsNonRoot: true,
-            runAsUser: spec.uid,
-            runAsGroup: spec.gid,
-            allowPrivilegeEscalation: false,
-            privileged: false,
-            readOnlyRootFilesystem: true,
-            capabilities: { drop: ["ALL"] },
-            seccompProfile: { type: "RuntimeDefault" },
-        },
+        securityContext: restrictedSecurityContext(spec.uid, spec.gid),
         volumeMounts: [
             // Local disk for COPILOT_HOME (SQLite session store, logs): SQLite on SMB/NFS fails with "database is locked".
             { name: VOLUMES.copilotHome, mountPath: spec.copilotHome },

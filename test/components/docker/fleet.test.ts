@@ -3,33 +3,22 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import type { RawConfig } from "../../../components/config";
-import type { StackOutputs } from "../../../components/deploy";
-import { installMocks, MOCK_FIRST_PORT, MockRecorder, promiseOf, RecordedResource, settle } from "../../helpers/pulumiMocks";
+import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
+import { installMocks, MOCK_FIRST_PORT, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";
 
 let rec: MockRecorder;
-let deploy: typeof import("../../../components/deploy").deploy;
-let parseFleetConfig: typeof import("../../../components/config").parseFleetConfig;
 let pulumiMod: typeof pulumi;
 let haproxyConfig: typeof import("../../../components/haproxy").haproxyConfig;
 
 beforeAll(async () => {
     rec = installMocks();
-    ({ deploy } = await import("../../../components/deploy"));
-    ({ parseFleetConfig } = await import("../../../components/config"));
     ({ haproxyConfig } = await import("../../../components/haproxy"));
     pulumiMod = await import("@pulumi/pulumi");
 });
 beforeEach(() => rec.clear());
 
-async function run(raw: RawConfig): Promise<{ outputs: StackOutputs; resolved: Record<string, unknown> }> {
-    const outputs = await deploy(parseFleetConfig(raw));
-    const resolved: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(outputs)) resolved[k] = await promiseOf(v as pulumi.Input<unknown>);
-    await settle();
-    return { outputs, resolved };
-}
+const run = deployUnderMocks;
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const inputsOf = (r: RecordedResource) => r.inputs as Obj;
 /** Published host port the (mocked) engine assigned. */
 const hostPort = (r: RecordedResource) => ((r.state as Obj).ports as Obj[])[0].external as number;

@@ -1,23 +1,20 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import type { RawConfig } from "../../../components/config";
-import type { StackOutputs } from "../../../components/deploy";
 import type { UserOutput } from "../../../components/outputs";
+import { parseFleetConfig } from "../../../components/config";
+import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MOCK_LB_IP, MockRecorder, promiseOf, RecordedResource, settle } from "../../helpers/pulumiMocks";
 import { isKubernetesObject, validateAgainstSchema } from "../../helpers/k8sSchema";
 
 type PerUserModule = typeof import("../../../components/kubernetes/perUserFleet");
 
 let rec: MockRecorder;
-let deploy: typeof import("../../../components/deploy").deploy;
-let parseFleetConfig: typeof import("../../../components/config").parseFleetConfig;
 let perUser: PerUserModule;
 let pulumiMod: typeof pulumi;
 
 beforeAll(async () => {
     rec = installMocks();
-    ({ deploy } = await import("../../../components/deploy"));
-    ({ parseFleetConfig } = await import("../../../components/config"));
     perUser = await import("../../../components/kubernetes/perUserFleet");
     pulumiMod = await import("@pulumi/pulumi");
 });
@@ -37,15 +34,8 @@ const T = {
     userServer: "copilot-fleet:kubernetes:UserServer",
 } as const;
 
-async function run(raw: RawConfig): Promise<{ outputs: StackOutputs; resolved: Record<string, unknown> }> {
-    const outputs = await deploy(parseFleetConfig(raw));
-    const resolved: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(outputs)) resolved[k] = await promiseOf(v as pulumi.Input<unknown>);
-    await settle();
-    return { outputs, resolved };
-}
+const run = deployUnderMocks;
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const inputsOf = (r: RecordedResource) => r.inputs as Obj;
 const podSpec = (d: RecordedResource) => inputsOf(d).spec.template.spec as Obj;
 const container = (d: RecordedResource) => podSpec(d).containers[0] as Obj;

@@ -1,25 +1,11 @@
 import { execFile } from "child_process";
 import { promisify } from "util";
 import { describe, expect, it } from "vitest";
+import { runProgramUnderTsNode as runProgram } from "../../helpers/deployUnderMocks";
 import type { ChildResult } from "../../../scripts/bench-users";
 import { watchModuleLoads } from "../../../scripts/bench-users";
 
 const run = promisify(execFile);
-
-interface ProgramResult {
-    resources: Array<{ type: string; name: string }>;
-    outputs?: Record<string, unknown>;
-    error?: string;
-}
-
-/** index.ts as `pulumi up` loads it (ts-node, type-checked, CommonJS), under mocks: test/helpers/runProgram.ts. */
-async function runProgram(config: Record<string, string>): Promise<ProgramResult> {
-    const { stdout } = await run(process.execPath, ["-r", "ts-node/register", "test/helpers/runProgram.ts"], {
-        env: { ...process.env, TS_NODE_PROJECT: "tsconfig.json", COPILOT_FLEET_TEST_CONFIG: JSON.stringify(config) },
-        timeout: 120_000,
-    });
-    return JSON.parse(stdout.trim().split("\n").pop() ?? "") as ProgramResult;
-}
 
 describe("index.ts with mode per-user on Kubernetes", () => {
     it("registers the per-user fleet and outputs each user's endpoint, token and selector", async () => {

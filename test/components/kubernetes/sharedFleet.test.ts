@@ -1,19 +1,15 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import type { RawConfig } from "../../../components/config";
-import type { StackOutputs } from "../../../components/deploy";
-import { installMocks, MOCK_IMAGE_DIGEST, MOCK_LB_IP, MockRecorder, promiseOf, RecordedResource, settle } from "../../helpers/pulumiMocks";
+import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
+import { installMocks, MOCK_IMAGE_DIGEST, MOCK_LB_IP, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";
 import { isKubernetesObject, validateAgainstSchema } from "../../helpers/k8sSchema";
 
 let rec: MockRecorder;
-let deploy: typeof import("../../../components/deploy").deploy;
-let parseFleetConfig: typeof import("../../../components/config").parseFleetConfig;
 let pulumiMod: typeof pulumi;
 
 beforeAll(async () => {
     rec = installMocks();
-    ({ deploy } = await import("../../../components/deploy"));
-    ({ parseFleetConfig } = await import("../../../components/config"));
     pulumiMod = await import("@pulumi/pulumi");
 });
 beforeEach(() => rec.clear());
@@ -21,16 +17,8 @@ beforeEach(() => rec.clear());
 const IMAGE = "registry.example.com/copilot-cli:1.0.102";
 const base: RawConfig = { platform: "kubernetes", githubToken: "gho_service_token", image: IMAGE, replicas: "3" };
 
-/** Deploy `raw` under mocks and wait until every output resolves. */
-async function run(raw: RawConfig): Promise<{ outputs: StackOutputs; resolved: Record<string, unknown> }> {
-    const outputs = await deploy(parseFleetConfig(raw));
-    const resolved: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(outputs)) resolved[k] = await promiseOf(v as pulumi.Input<unknown>);
-    await settle();
-    return { outputs, resolved };
-}
+const run = deployUnderMocks;
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const inputsOf = (r: RecordedResource) => r.inputs as Obj;
 const podSpec = (d: RecordedResource) => inputsOf(d).spec.template.spec as Obj;
 const container = (d: RecordedResource) => podSpec(d).containers[0] as Obj;
