@@ -18,7 +18,7 @@ export function resolveCliBinary(): string {
     try {
         return require.resolve(pkg);
     } catch (e) {
-        throw new Error(`cannot find the Copilot CLI binary: ${pkg} is not installed (run npm ci). ${(e as Error).message}`);
+        throw new Error(`cannot find the Copilot CLI binary: ${pkg} is not installed (run npm install). ${(e as Error).message}`);
     }
 }
 
