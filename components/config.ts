@@ -28,6 +28,7 @@ export const SUPPORTED_PLATFORMS: readonly Platform[] = ["kubernetes", "docker"]
 export const MODES: readonly Mode[] = ["shared", "per-user"];
 export const EXPOSURES = ["cluster", "internal", "public"] as const;
 export type Exposure = (typeof EXPOSURES)[number];
+export const DEFAULT_EXPOSURE: Exposure = "cluster";
 /** `COPILOT_PROVIDER_TYPE` values the CLI accepts for BYOK. */
 export const PROVIDER_TYPES = ["openai", "azure", "anthropic"] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
@@ -463,7 +464,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         }
     }
 
-    const exposure = parseEnum(c, "exposure", raw.exposure, EXPOSURES, "cluster");
+    const exposure = parseEnum(c, "exposure", raw.exposure, EXPOSURES, DEFAULT_EXPOSURE);
     const allowedCidrs = parseStringList(c, "allowedCidrs", raw.allowedCidrs) ?? [];
     for (const cidr of allowedCidrs) {
         if (!isCidr(cidr)) c.add("allowedCidrs", `${show(cidr)} is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"`);

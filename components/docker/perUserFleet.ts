@@ -1,11 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { CredentialConfig, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
 import { ENV, SECRET_KEYS, ServerSpec } from "../spec";
+import { generatedConnectionToken } from "../tokens";
 import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
-import { CONNECTION_TOKEN_LENGTH, fleetLabels } from "./sharedFleet";
+import { fleetLabels } from "./sharedFleet";
 
 export interface DockerPerUserFleetArgs {
     readonly image: pulumi.Input<string>;
@@ -33,7 +33,7 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
             const base = `${name}-u-${user.id}`;
             const labels = { ...fleetLabels(name, args.cliVersion), "copilot-fleet.github.com/user": user.id };
             const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
-            const token = new random.RandomPassword(`${base}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, { parent: this }).result;
+            const token = generatedConnectionToken(base, { parent: this });
             const network = new docker.Network(`${base}-net`, { name: `${base}-net`, driver: "bridge", labels: labelList }, { parent: this });
             const volume = new docker.Volume(`${base}-session-state`, { name: `${base}-session-state`, labels: labelList }, { parent: this });
             const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };

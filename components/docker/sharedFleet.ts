@@ -1,15 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { CredentialConfig } from "../config";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
 import { SECRET_KEYS, ServerSpec } from "../spec";
+import { generatedConnectionToken } from "../tokens";
 import { DockerRedis } from "./redis";
 import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 
-/** Connection tokens we generate: 48 alphanumerics (~285 bits). Same as Kubernetes. */
-export const CONNECTION_TOKEN_LENGTH = 48;
 /** Docker's embedded DNS, which resolves container names on user-defined networks. */
 export const DOCKER_DNS = "127.0.0.11:53";
 
@@ -56,7 +54,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
         const token =
             args.connectionToken !== undefined
                 ? pulumi.secret(pulumi.output(args.connectionToken))
-                : new random.RandomPassword(`${name}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, { parent: this }).result;
+                : generatedConnectionToken(name, { parent: this });
         this.connectionToken = pulumi.secret(token);
 
         const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge", labels: labelList }, { parent: this });

@@ -9,12 +9,12 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { CredentialConfig, Exposure, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
 import { buildServerSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
+import { generatedConnectionToken } from "../tokens";
 import { LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
-import { CONNECTION_TOKEN_LENGTH, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
+import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
 
 /** Kubernetes object names we derive are kept to one DNS label (63), the strictest rule among the kinds we create (Service). */
 export const MAX_OBJECT_NAME_LENGTH = 63;
@@ -116,31 +116,35 @@ export function perUserNameProblems(fleet: string, ids: readonly string[]): { pr
     return problems;
 }
 
-export interface UserServerArgs {
-    /** The fleet this server belongs to (labels, names, the client label value). */
-    readonly fleet: string;
-    /** The user: id, own GitHub token (optional), suspended. */
-    readonly user: UserConfig;
-    /** Namespace for every object of the user (must exist or be created by the caller). */
+/** Settings every user's server shares (PerUserFleet passes them through to each UserServer). */
+export interface UserServerCommonArgs {
+    /** Namespace for every object (must exist or be created by the caller). */
     readonly namespace: pulumi.Input<string>;
     /** Image reference, ideally pinned by digest. */
     readonly image: pulumi.Input<string>;
     /** CLI version, for the `app.kubernetes.io/version` label. */
     readonly cliVersion: string;
-    /** The CLI server spec for this user's credential kind (components/spec.ts `buildServerSpec`). */
-    readonly spec: ServerSpec;
-    /** The fleet's model credential; the user's own githubToken overrides it. */
+    /** The fleet's model credential: service GitHub token, or BYOK; a user's own githubToken overrides it. */
     readonly credential: CredentialConfig;
     /** `cluster` (ClusterIP, default), `internal` or `public` (a LoadBalancer per user). */
     readonly exposure?: Exposure;
     /** Load-balancer source ranges (required with `public`). Default none. */
     readonly allowedCidrs?: readonly string[];
-    /** Extra annotations for a load-balancer Service. Default none. */
+    /** Extra annotations for load-balancer Services. Default none. */
     readonly serviceAnnotations?: Readonly<Record<string, string>>;
-    /** StorageClass of the user's ReadWriteOnce claim; default the cluster's default class. */
+    /** StorageClass of each user's ReadWriteOnce claim; default the cluster's default class. */
     readonly storageClass?: pulumi.Input<string>;
-    /** Size of the user's session-state claim. Default 10Gi. */
+    /** Size of each user's session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
+}
+
+export interface UserServerArgs extends UserServerCommonArgs {
+    /** The fleet this server belongs to (labels, names, the client label value). */
+    readonly fleet: string;
+    /** The user: id, own GitHub token (optional), suspended. */
+    readonly user: UserConfig;
+    /** The CLI server spec for this user's credential kind (components/spec.ts `buildServerSpec`). */
+    readonly spec: ServerSpec;
 }
 
 /** One user's server: Deployment (1 replica, 0 when suspended), claim, Secret, token, Service, NetworkPolicy. */
@@ -172,7 +176,7 @@ export class UserServer extends pulumi.ComponentResource {
         const child = { parent: this };
 
         // Per user, never shared: one user's token opens no other user's server.
-        const token = new random.RandomPassword(`${name}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, child).result;
+        const token = generatedConnectionToken(name, child);
         this.connectionToken = pulumi.secret(token);
 
         const secret = new k8s.core.v1.Secret(
@@ -255,29 +259,11 @@ export class UserServer extends pulumi.ComponentResource {
     }
 }
 
-export interface PerUserFleetArgs {
-    /** Namespace for every object of the fleet (must exist or be created by the caller). */
-    readonly namespace: pulumi.Input<string>;
+export interface PerUserFleetArgs extends UserServerCommonArgs {
     /** The users; each gets its own server. Ids are lowercase DNS labels, unique. */
     readonly users: readonly UserConfig[];
-    /** Image reference, ideally pinned by digest. */
-    readonly image: pulumi.Input<string>;
-    /** CLI version, for the `app.kubernetes.io/version` label. */
-    readonly cliVersion: string;
     /** Server spec options (idle timeout, resources, shutdown). The credential is chosen per user. Default: spec defaults. */
     readonly server?: Omit<ServerSpecOptions, "credential">;
-    /** The fleet's model credential: service GitHub token, or BYOK; a user's own githubToken overrides it. */
-    readonly credential: CredentialConfig;
-    /** `cluster` (ClusterIP, default), `internal` or `public` (a LoadBalancer per user). */
-    readonly exposure?: Exposure;
-    /** Load-balancer source ranges (required with `public`). Default none. */
-    readonly allowedCidrs?: readonly string[];
-    /** Extra annotations for load-balancer Services. Default none. */
-    readonly serviceAnnotations?: Readonly<Record<string, string>>;
-    /** StorageClass of each user's ReadWriteOnce claim; default the cluster's default class. */
-    readonly storageClass?: pulumi.Input<string>;
-    /** Size of each user's session-state claim. Default 10Gi. */
-    readonly storageSize?: pulumi.Input<string>;
 }
 
 /**

@@ -1,8 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
-import { CredentialConfig, Exposure } from "../config";
+import { CredentialConfig, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
+
+export { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE };
 import { SECRET_KEYS, ServerSpec } from "../spec";
+import { generatedConnectionToken } from "../tokens";
 import { Redis } from "./redis";
 import {
     INTERNAL_LB_ANNOTATIONS,
@@ -18,10 +20,6 @@ import {
 type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
 type NetworkPolicyIngressRule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
 
-export const DEFAULT_EXPOSURE: Exposure = "cluster";
-export const DEFAULT_STORAGE_SIZE = "10Gi";
-/** Connection tokens we generate: 48 alphanumerics (~285 bits). */
-export const CONNECTION_TOKEN_LENGTH = 48;
 
 export interface SharedFleetArgs {
     /** Namespace for every object of the fleet (must exist or be created by the caller). */
@@ -151,7 +149,7 @@ export class SharedFleet extends pulumi.ComponentResource {
         const token =
             args.connectionToken !== undefined
                 ? pulumi.secret(pulumi.output(args.connectionToken))
-                : new random.RandomPassword(`${name}-connection-token`, { length: CONNECTION_TOKEN_LENGTH, special: false }, { parent: this }).result;
+                : generatedConnectionToken(name, { parent: this });
         this.connectionToken = pulumi.secret(token);
 
         const secretData: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };

@@ -124,12 +124,6 @@ export function promiseOf<T>(o: pulumi.Input<T> | undefined): Promise<T | undefi
     return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
 }
 
-/** Whether an Output is marked secret. */
-export async function isSecretOutput(o: pulumi.Output<unknown> | undefined): Promise<boolean> {
-    if (o === undefined) return false;
-    return pulumi.isSecret(o);
-}
-
 /** Wait until the engine has seen every resource registered so far. */
 export function settle(ms = 50): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
