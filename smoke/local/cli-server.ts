@@ -50,6 +50,8 @@ export interface CliServerOptions {
     readonly startTimeoutMs?: number;
     /** Extra CLI arguments (e.g. `--session-idle-timeout`). */
     readonly extraArgs?: readonly string[];
+    /** The CLI executable (e.g. an older release for the upgrade test). Default: `resolveCliBinary()`. */
+    readonly binary?: string;
 }
 
 export interface CliServer {
@@ -90,7 +92,7 @@ export async function startCliServer(opts: CliServerOptions): Promise<CliServer>
         [ENV.model]: opts.provider.model,
     };
     if (opts.provider.apiKey) env[ENV.providerApiKey] = opts.provider.apiKey;
-    const binary = resolveCliBinary();
+    const binary = opts.binary ?? resolveCliBinary();
     let lastError = "";
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
         const port = await freePort();
