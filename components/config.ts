@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Mode, Platform } from "./outputs";
-import { ServerResources } from "./spec";
+import { ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
 
 export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
 export type ImagePlatform = (typeof IMAGE_PLATFORMS)[number];
@@ -58,6 +58,7 @@ export const CONFIG_KEYS = [
     "clientAffinity",
     "serviceAnnotations",
     "resources",
+    "telemetry",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -113,6 +114,8 @@ export interface FleetConfig {
     readonly clientAffinity: boolean;
     readonly serviceAnnotations: Readonly<Record<string, string>>;
     readonly resources: Partial<ServerResources>;
+    /** OpenTelemetry export from every server; absent means off. */
+    readonly telemetry?: TelemetrySettings;
 }
 
 /** A configuration mistake: `key`, the offending value (as the user wrote it) and what is accepted. */
@@ -344,6 +347,68 @@ function parseProvider(c: Collector, raw: string): ProviderConfig | undefined {
     };
 }
 
+const TELEMETRY_FIELDS = ["otlpEndpoint", "protocol", "captureContent", "resourceAttributes"];
+/** Attributes the fleet sets per server; a stack-wide value would merge every replica into one. */
+const RESERVED_RESOURCE_ATTRIBUTES = ["service.name", "service.instance.id"];
+
+function parseTelemetry(c: Collector, raw: string | undefined): TelemetrySettings | undefined {
+    if (raw === undefined) return undefined;
+    const value = parseJson(c, "telemetry", raw, "an object");
+    if (value === undefined) return undefined;
+    if (!isObject(value)) {
+        c.add("telemetry", `${show(raw)} is not an object; use { otlpEndpoint, protocol, captureContent, resourceAttributes }`);
+        return undefined;
+    }
+    let ok = true;
+    for (const k of Object.keys(value).filter((f) => !TELEMETRY_FIELDS.includes(f))) {
+        ok = false;
+        c.add(
+            "telemetry",
+            k === "headers"
+                ? 'unknown field "headers": the servers send to an OpenTelemetry Collector inside your network, and the collector holds the backend\'s credentials, so no secret reaches the servers'
+                : `unknown field ${JSON.stringify(k)}; accepted: ${TELEMETRY_FIELDS.map((f) => JSON.stringify(f)).join(", ")}`,
+        );
+    }
+    const { otlpEndpoint, protocol = "http/protobuf", captureContent = false, resourceAttributes = {} } = value;
+    if (otlpEndpoint === undefined || otlpEndpoint === "") {
+        c.add("telemetry.otlpEndpoint", "is required with telemetry: the OTLP/HTTP base URL of your collector, e.g. http://otel-collector.monitoring:4318");
+        ok = false;
+    } else if (typeof otlpEndpoint !== "string" || !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(otlpEndpoint)) {
+        c.add("telemetry.otlpEndpoint", `${show(otlpEndpoint)} is not accepted; use an http:// or https:// base URL without query, e.g. http://otel-collector.monitoring:4318`);
+        ok = false;
+    }
+    if (typeof protocol !== "string" || !(TELEMETRY_PROTOCOLS as readonly string[]).includes(protocol)) {
+        const hint = protocol === "grpc" ? " (the CLI exports OTLP over HTTP only; point it at the collector's HTTP port, usually 4318)" : "";
+        c.add("telemetry.protocol", `${show(protocol)} is not accepted; use one of ${TELEMETRY_PROTOCOLS.map((p) => JSON.stringify(p)).join(", ")}${hint}`);
+        ok = false;
+    }
+    if (typeof captureContent !== "boolean") {
+        c.add("telemetry.captureContent", `${show(captureContent)} is not a boolean; use true or false (default false: prompts and replies stay out of telemetry)`);
+        ok = false;
+    }
+    if (!isObject(resourceAttributes) || !Object.values(resourceAttributes).every((v) => typeof v === "string")) {
+        c.add("telemetry.resourceAttributes", `${show(resourceAttributes)} is not an object of string values, e.g. { "deployment.environment.name": "prod" }`);
+        ok = false;
+    } else {
+        for (const k of Object.keys(resourceAttributes)) {
+            if (RESERVED_RESOURCE_ATTRIBUTES.includes(k)) {
+                c.add("telemetry.resourceAttributes", `${JSON.stringify(k)} is set by the fleet for each server; remove it`);
+                ok = false;
+            } else if (!/^[A-Za-z0-9._-]{1,255}$/.test(k)) {
+                c.add("telemetry.resourceAttributes", `key ${show(k)} is not accepted; use letters, digits, ".", "_" and "-"`);
+                ok = false;
+            }
+        }
+    }
+    if (!ok) return undefined;
+    return {
+        otlpEndpoint: otlpEndpoint as string,
+        protocol: protocol as TelemetryProtocol,
+        captureContent: captureContent as boolean,
+        resourceAttributes: resourceAttributes as Record<string, string>,
+    };
+}
+
 function parseStringList(c: Collector, key: ConfigKey, raw: string | undefined): string[] | undefined {
     if (raw === undefined) return undefined;
     const value = parseJson(c, key, raw, "a list");
@@ -502,6 +567,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
     const clientAffinity = parseBool(c, "clientAffinity", raw.clientAffinity, false);
     const serviceAnnotations = parseStringMap(c, "serviceAnnotations", raw.serviceAnnotations);
     const resources = parseResources(c, raw.resources);
+    const telemetry = parseTelemetry(c, raw.telemetry);
 
     if (c.issues.length > 0 || credential === undefined) {
         throw new ConfigError(c.issues);
@@ -529,6 +595,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         clientAffinity,
         serviceAnnotations,
         resources,
+        telemetry,
     };
 }
 

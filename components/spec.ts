@@ -32,7 +32,34 @@ export const ENV = {
     providerType: "COPILOT_PROVIDER_TYPE",
     providerApiKey: "COPILOT_PROVIDER_API_KEY",
     model: "COPILOT_MODEL",
+    otlpEndpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    otlpProtocol: "OTEL_EXPORTER_OTLP_PROTOCOL",
+    otelServiceName: "OTEL_SERVICE_NAME",
+    otelResourceAttributes: "OTEL_RESOURCE_ATTRIBUTES",
+    otelCaptureContent: "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
 } as const;
+
+/** OTLP encodings the CLI exports (it has no gRPC exporter: `grpc` warns and falls back). */
+export const TELEMETRY_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+export type TelemetryProtocol = (typeof TELEMETRY_PROTOCOLS)[number];
+/** `service.name` of every server's traces and metrics. */
+export const TELEMETRY_SERVICE_NAME = "copilot-cli";
+/** `service.namespace`: groups the fleet's servers in any OpenTelemetry backend. */
+export const TELEMETRY_SERVICE_NAMESPACE = "copilot-fleet";
+
+/**
+ * OpenTelemetry export (the CLI's own traces and `gen_ai.*` / `github.copilot.*` metrics) to an OTLP/HTTP
+ * endpoint, usually an OpenTelemetry Collector inside the network that holds the backend's credentials.
+ */
+export interface TelemetrySettings {
+    /** Base URL; the CLI appends `/v1/traces` and `/v1/metrics`. */
+    readonly otlpEndpoint: string;
+    readonly protocol: TelemetryProtocol;
+    /** Export prompts, replies and tool arguments too. Off unless the stack opts in: they can hold code and secrets. */
+    readonly captureContent: boolean;
+    /** Extra resource attributes (already validated: keys `[A-Za-z0-9._-]`, not `service.name`/`service.instance.id`). */
+    readonly resourceAttributes: Readonly<Record<string, string>>;
+}
 
 /**
  * Sizing from DESIGN.md's measurements: idle RSS 245–300 MB, +3–5 MB per session that ran a turn,
@@ -107,6 +134,8 @@ export interface ServerSpec {
     readonly livenessProbe: ProbeSpec;
     readonly drainSeconds: number;
     readonly terminationGraceSeconds: number;
+    /** Set when the stack exports telemetry; `env` already holds the endpoint variables. */
+    readonly telemetry?: TelemetrySettings;
 }
 
 /** Which model credential the servers hold. */
@@ -123,6 +152,7 @@ export interface ServerSpecOptions {
     readonly resources?: Partial<ServerResources>;
     readonly drainSeconds?: number;
     readonly terminationGraceSeconds?: number;
+    readonly telemetry?: TelemetrySettings;
 }
 
 /** Secret keys (inside the platform secret object) the spec refers to. */
@@ -162,10 +192,7 @@ export function buildServerSpec(opts: ServerSpecOptions): ServerSpec {
     return {
         args: serverArgs({ sessionIdleTimeoutSeconds: opts.sessionIdleTimeoutSeconds }),
         port: CLI_PORT,
-        env: [
-            { name: ENV.home, value: COPILOT_HOME },
-            { name: "HOME", value: CLI_HOME },
-        ],
+        env: [{ name: ENV.home, value: COPILOT_HOME }, { name: "HOME", value: CLI_HOME }, ...telemetryEnv(opts.telemetry)],
         secretEnv,
         sessionStatePath: SESSION_STATE_PATH,
         homePath: CLI_HOME,
@@ -179,5 +206,31 @@ export function buildServerSpec(opts: ServerSpecOptions): ServerSpec {
         livenessProbe: { exec: check, initialDelaySeconds: 0, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 6 },
         drainSeconds,
         terminationGraceSeconds,
+        telemetry: opts.telemetry,
     };
+}
+
+function telemetryEnv(t: TelemetrySettings | undefined): PlainEnvVar[] {
+    if (t === undefined) return [];
+    return [
+        { name: ENV.otlpEndpoint, value: t.otlpEndpoint },
+        { name: ENV.otlpProtocol, value: t.protocol },
+        { name: ENV.otelServiceName, value: TELEMETRY_SERVICE_NAME },
+        { name: ENV.otelCaptureContent, value: String(t.captureContent) },
+    ];
+}
+
+/**
+ * `OTEL_RESOURCE_ATTRIBUTES` for one server, or nothing when telemetry is off. Every platform names
+ * the instance: the CLI's default `service.instance.id` is built from its PID, which is the same small
+ * number in every container, so without this the replicas' metric series would collide (measured:
+ * `copilot-otel-<pid>-0`). `instanceId` is used as written (Kubernetes passes `$(POD_NAME)`, which
+ * the kubelet expands); other values are percent-encoded as the OTel spec requires.
+ */
+export function telemetryInstanceEnv(spec: Pick<ServerSpec, "telemetry">, instanceId: string): PlainEnvVar[] {
+    if (spec.telemetry === undefined) return [];
+    if (!/^([A-Za-z0-9._-]+|\$\(POD_NAME\))$/.test(instanceId)) throw new Error(`telemetry instance id ${JSON.stringify(instanceId)} must be a plain name or $(POD_NAME)`);
+    const attrs = { "service.namespace": TELEMETRY_SERVICE_NAMESPACE, ...spec.telemetry.resourceAttributes };
+    const value = [`service.instance.id=${instanceId}`, ...Object.entries(attrs).map(([k, v]) => `${k}=${encodeURIComponent(v)}`)].join(",");
+    return [{ name: ENV.otelResourceAttributes, value }];
 }

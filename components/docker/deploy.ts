@@ -7,7 +7,7 @@ import { DockerSharedFleet } from "./sharedFleet";
 
 /** Deploys the configured fleet to the local Docker engine (the dev stack's default). */
 export function deployDocker(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
-    const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources });
+    const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources, telemetry: cfg.telemetry });
     if (cfg.mode === "per-user") {
         const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users }, opts);
         return { platform: "docker", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };

@@ -5,7 +5,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ProbeSpec, ServerSpec } from "../spec";
+import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
 
 type ContainerArgs = docker.ContainerArgs;
 
@@ -67,7 +67,7 @@ export interface ServerContainerOptions {
 
 /** The CLI container: spec args (entrypoint/init kept), env, session-state volume, health check, limits. */
 export function renderServerContainer(spec: ServerSpec, o: ServerContainerOptions): Omit<ContainerArgs, "name"> {
-    const envs: pulumi.Input<string>[] = [...spec.env.map((e) => `${e.name}=${e.value}`)];
+    const envs: pulumi.Input<string>[] = [...spec.env, ...telemetryInstanceEnv(spec, o.alias)].map((e) => `${e.name}=${e.value}`);
     for (const e of spec.secretEnv) {
         const value = o.secrets[e.secretKey];
         if (value === undefined) throw new Error(`no value for secret key ${e.secretKey} (env ${e.name})`);

@@ -36,6 +36,7 @@ export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.I
         credential: { kind: cfg.credential.kind },
         sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
         resources: cfg.resources,
+        telemetry: cfg.telemetry,
     });
     const fleet = new SharedFleet(
         name,
@@ -84,7 +85,7 @@ function deployPerUser(
             users: cfg.users,
             image,
             cliVersion: cfg.cliVersion,
-            server: { sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources },
+            server: { sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources, telemetry: cfg.telemetry },
             credential: cfg.credential,
             exposure: cfg.exposure,
             allowedCidrs: cfg.allowedCidrs,

@@ -4,7 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ProbeSpec, ServerSpec } from "../spec";
+import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -88,6 +88,9 @@ export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<stri
         ports: [{ name: PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
         env: [
             ...spec.env.map((e) => ({ name: e.name, value: e.value })),
+            // Telemetry names each server by its pod: POD_NAME must come first for the kubelet to expand $(POD_NAME).
+            ...(spec.telemetry ? [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }] : []),
+            ...telemetryInstanceEnv(spec, "$(POD_NAME)"),
             ...spec.secretEnv.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secretName, key: e.secretKey } } })),
         ],
         resources: {

@@ -52,6 +52,8 @@ export interface CliServerOptions {
     readonly extraArgs?: readonly string[];
     /** The CLI executable (e.g. an older release for the upgrade test). Default: `resolveCliBinary()`. */
     readonly binary?: string;
+    /** Extra environment (e.g. the OpenTelemetry variables `telemetryEnv` renders). */
+    readonly extraEnv?: Readonly<Record<string, string>>;
 }
 
 export interface CliServer {
@@ -92,6 +94,7 @@ export async function startCliServer(opts: CliServerOptions): Promise<CliServer>
         [ENV.model]: opts.provider.model,
     };
     if (opts.provider.apiKey) env[ENV.providerApiKey] = opts.provider.apiKey;
+    Object.assign(env, opts.extraEnv);
     const binary = opts.binary ?? resolveCliBinary();
     let lastError = "";
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
