@@ -234,3 +234,113 @@ export function telemetryInstanceEnv(spec: Pick<ServerSpec, "telemetry">, instan
     const value = [`service.instance.id=${instanceId}`, ...Object.entries(attrs).map(([k, v]) => `${k}=${encodeURIComponent(v)}`)].join(",");
     return [{ name: ENV.otelResourceAttributes, value }];
 }
+
+// ---- Session cleanup -------------------------------------------------------------------------------
+
+/** The in-image cleanup tool: deletes sessions older than a TTL through `session.list`/`session.delete`. */
+export const CLEANUP_PATH = "/usr/local/bin/copilot-session-cleanup";
+/** How often cleanup runs when `sessionCleanupIntervalMinutes` is not set. */
+export const DEFAULT_CLEANUP_INTERVAL_MINUTES = 60;
+/**
+ * The tool is a ~40 KB C program; measured RSS is ~1 MB idle in loop mode and grows only with the
+ * size of one `session.list` answer (bounded at 8 MiB of JSON, ~30 MiB worst case while parsing).
+ */
+export const CLEANUP_RESOURCES: ServerResources = {
+    cpuRequest: "10m",
+    cpuLimit: "200m",
+    memoryRequest: "16Mi",
+    memoryLimit: "64Mi",
+};
+/** Exit codes of a one-shot run (a CronJob's pod status shows which). */
+export const CLEANUP_EXIT = { ran: 0, sessionErrors: 1, usage: 2, connect: 3, auth: 4 } as const;
+
+export interface CleanupSpec {
+    /** Arguments after the image entrypoint (tini execs them). */
+    readonly args: readonly string[];
+    readonly env: readonly PlainEnvVar[];
+    /** The connection token, from the same secret key the servers read. */
+    readonly secretEnv: readonly SecretEnvVar[];
+    /** Where the session-state volume is mounted (the tool inspects in-use lock files there). */
+    readonly sessionStatePath: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly resources: ServerResources;
+    /** "once": one run per scheduled job (Kubernetes CronJob); "loop": a long-running container. */
+    readonly mode: "once" | "loop";
+    readonly intervalMinutes: number;
+    /** Standard 5-field cron line for schedulers (Kubernetes CronJob) that run `mode: "once"`. */
+    readonly schedule: string;
+    /** Upper bound for one run (request timeout × a margin); schedulers kill a run that exceeds it. */
+    readonly runDeadlineSeconds: number;
+}
+
+export interface CleanupSpecOptions {
+    /** `host:port` of the fleet's servers (Service / container name); any replica can delete any session. */
+    readonly endpoint: string;
+    readonly ttlHours: number;
+    readonly intervalMinutes?: number;
+    readonly mode: "once" | "loop";
+    readonly dryRun?: boolean;
+    readonly resources?: Partial<ServerResources>;
+}
+
+/** Per-request timeout the tool gets; a list or delete on a healthy server takes milliseconds. */
+const CLEANUP_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Interval minutes → a cron line that fires at that interval on the clock (so runs do not drift):
+ * divisors of 60 below an hour, whole hours that divide a day, or once a day. Minute 7 keeps hourly
+ * runs off the top of the hour, when other jobs start.
+ */
+export function cleanupSchedule(intervalMinutes: number): string {
+    if (!isCleanupInterval(intervalMinutes)) {
+        throw new Error(`cleanup interval ${intervalMinutes} min cannot be a cron schedule; use ${CLEANUP_INTERVAL_HINT}`);
+    }
+    if (intervalMinutes < 60) return `*/${intervalMinutes} * * * *`;
+    const hours = intervalMinutes / 60;
+    return hours === 1 ? "7 * * * *" : hours === 24 ? "7 0 * * *" : `7 */${hours} * * *`;
+}
+
+export const CLEANUP_INTERVAL_HINT = "5, 10, 15, 20, 30 minutes or 60, 120, 180, 240, 360, 480, 720, 1440 (whole hours that divide a day)";
+
+/** Intervals that a cron line can express exactly (and that are not too frequent to be sensible). */
+export function isCleanupInterval(m: number): boolean {
+    if (!Number.isInteger(m) || m < 5 || m > 1440) return false;
+    return m < 60 ? 60 % m === 0 : m % 60 === 0 && 24 % (m / 60) === 0;
+}
+
+export function buildCleanupSpec(opts: CleanupSpecOptions): CleanupSpec {
+    const intervalMinutes = opts.intervalMinutes ?? DEFAULT_CLEANUP_INTERVAL_MINUTES;
+    const schedule = cleanupSchedule(intervalMinutes);
+    const args = [
+        CLEANUP_PATH,
+        "--endpoint",
+        opts.endpoint,
+        "--ttl-hours",
+        String(opts.ttlHours),
+        "--state-dir",
+        SESSION_STATE_PATH,
+        "--timeout-ms",
+        String(CLEANUP_REQUEST_TIMEOUT_MS),
+    ];
+    if (opts.mode === "loop") args.push("--interval", String(intervalMinutes * 60));
+    if (opts.dryRun) args.push("--dry-run");
+    return {
+        args,
+        env: [
+            { name: ENV.home, value: COPILOT_HOME },
+            { name: "HOME", value: CLI_HOME },
+        ],
+        secretEnv: [{ name: ENV.connectionToken, secretKey: SECRET_KEYS.connectionToken }],
+        sessionStatePath: SESSION_STATE_PATH,
+        uid: CLI_UID,
+        gid: CLI_GID,
+        resources: { ...CLEANUP_RESOURCES, ...opts.resources },
+        mode: opts.mode,
+        intervalMinutes,
+        schedule,
+        // A run is one list + one delete per expired session, each bounded by the request timeout;
+        // half the interval leaves the next run room to start (and caps a wedged one).
+        runDeadlineSeconds: Math.max(300, Math.floor((intervalMinutes * 60) / 2)),
+    };
+}
