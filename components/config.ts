@@ -24,11 +24,21 @@ export const DEFAULT_SESSION_TTL_HOURS = 24;
 export const MAX_USER_ID_LENGTH = 40;
 export const PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
 /** Platforms this version can deploy; the others are reserved names with a clear error. */
-export const SUPPORTED_PLATFORMS: readonly Platform[] = ["kubernetes", "docker"];
+export const SUPPORTED_PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
 export const MODES: readonly Mode[] = ["shared", "per-user"];
 export const EXPOSURES = ["cluster", "internal", "public"] as const;
 export type Exposure = (typeof EXPOSURES)[number];
 export const DEFAULT_EXPOSURE: Exposure = "cluster";
+/** `COPILOT_PROVIDER_TYPE` values the CLI accepts for BYOK. */
+/** ACI: the fleet's virtual network when `vnetAddressSpace` is not set (split into the server and edge subnets). */
+export const DEFAULT_VNET_ADDRESS_SPACE = "10.42.0.0/16";
+/** ACI: `vnetAddressSpace` prefix lengths accepted; the two subnets are its first two quarters (/18 … /26). */
+export const MIN_VNET_PREFIX = 8;
+export const MAX_VNET_PREFIX = 24;
+/** Keys that only mean something on Kubernetes; ACI refuses them rather than ignore them. */
+const KUBERNETES_ONLY_KEYS: readonly ConfigKey[] = ["storageClass", "namespace", "createNamespace", "serviceAnnotations", "clientAffinity"];
+/** Keys that only mean something on ACI. */
+const ACI_ONLY_KEYS: readonly ConfigKey[] = ["location", "resourceGroupName", "vnetAddressSpace"];
 /** `COPILOT_PROVIDER_TYPE` values the CLI accepts for BYOK. */
 export const PROVIDER_TYPES = ["openai", "azure", "anthropic"] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
@@ -59,6 +69,9 @@ export const CONFIG_KEYS = [
     "serviceAnnotations",
     "resources",
     "telemetry",
+    "location",
+    "resourceGroupName",
+    "vnetAddressSpace",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -116,6 +129,12 @@ export interface FleetConfig {
     readonly resources: Partial<ServerResources>;
     /** OpenTelemetry export from every server; absent means off. */
     readonly telemetry?: TelemetrySettings;
+    /** ACI: Azure region; unset means the azure-native provider's `location`. */
+    readonly location?: string;
+    /** ACI: an existing resource group to deploy into; unset means one is created per stack. */
+    readonly resourceGroupName?: string;
+    /** ACI: the fleet's virtual network (IPv4 CIDR, /8 to /24). */
+    readonly vnetAddressSpace: string;
 }
 
 /** A configuration mistake: `key`, the offending value (as the user wrote it) and what is accepted. */
@@ -568,6 +587,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
     const serviceAnnotations = parseStringMap(c, "serviceAnnotations", raw.serviceAnnotations);
     const resources = parseResources(c, raw.resources);
     const telemetry = parseTelemetry(c, raw.telemetry);
+    const aci = parseAciKeys(c, raw, platform, mode, redis);
 
     if (c.issues.length > 0 || credential === undefined) {
         throw new ConfigError(c.issues);
@@ -596,7 +616,69 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         serviceAnnotations,
         resources,
         telemetry,
+        ...aci,
     };
+}
+
+/** Azure resource group names: 1–90 of letters, digits, `_`, `-`, `.`, `(`, `)`, not ending in `.`. */
+const RESOURCE_GROUP_NAME = /^[-\w.()]{0,89}[-\w()]$/;
+/** Azure region names as ARM spells them (`westeurope`, `eastus2`). */
+const AZURE_LOCATION = /^[a-z][a-z0-9]{2,39}$/;
+
+/** `vnetAddressSpace` problem, or undefined: an IPv4 network address with a /8–/24 prefix. */
+export function vnetAddressSpaceProblem(cidr: string): string | undefined {
+    if (!isCidr(cidr) || cidr.includes(":")) return "is not an IPv4 CIDR";
+    const [addr, prefixText] = cidr.split("/");
+    const prefix = Number(prefixText);
+    if (prefix < MIN_VNET_PREFIX || prefix > MAX_VNET_PREFIX) return `has prefix /${prefix}; accepted /${MIN_VNET_PREFIX} to /${MAX_VNET_PREFIX} (the two subnets are its first two quarters)`;
+    const n = addr.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+    if (n % 2 ** (32 - prefix) !== 0) return `is not a network address (host bits set after /${prefix})`;
+    return undefined;
+}
+
+/** ACI keys, and the keys ACI refuses because they mean something only on Kubernetes. */
+function parseAciKeys(
+    c: Collector,
+    raw: RawConfig,
+    platform: Platform,
+    mode: Mode,
+    redis: boolean,
+): Pick<FleetConfig, "location" | "resourceGroupName" | "vnetAddressSpace"> {
+    if (platform !== "aci") {
+        for (const key of ACI_ONLY_KEYS.filter((k) => raw[k] !== undefined)) {
+            c.add(key, `${show(raw[key])} is set, but ${key} applies to platform "aci" only; remove the key`);
+        }
+        return { vnetAddressSpace: DEFAULT_VNET_ADDRESS_SPACE };
+    }
+    for (const key of KUBERNETES_ONLY_KEYS.filter((k) => raw[k] !== undefined)) {
+        const why = key === "storageClass" ? "session state is an Azure Files share in the stack's storage account" : key === "clientAffinity" ? "the ACI load balancer balances by least connections; route by session id in the client" : "there is no Kubernetes object on ACI";
+        c.add(key, `${show(raw[key])} is set, but ${key} applies to platform "kubernetes" only (${why}); remove the key`);
+    }
+    if (raw.imageRepository !== undefined) {
+        c.add("imageRepository", `${show(raw.imageRepository)} is set, but on platform "aci" the image is pushed to the stack's own Azure Container Registry (pulled by managed identity); remove the key, or set image to a prebuilt public reference`);
+    }
+    if (raw.exposure === "public") {
+        c.add(
+            "exposure",
+            '"public" is not supported on platform "aci": container groups in a virtual network get no public IP and an Azure Load Balancer cannot front them; ' +
+                'use "internal" (allowedCidrs limits the callers) and put your own ingress (Application Gateway v2, a VPN or a peered network) in front',
+        );
+    }
+    if (mode === "per-user" && redis && raw.redis !== undefined) {
+        c.add("redis", 'true is not accepted with mode "per-user" on platform "aci": each user has a single server, so session locks are not needed; remove the key');
+    }
+    if (raw.location !== undefined && !AZURE_LOCATION.test(raw.location)) {
+        c.add("location", `${show(raw.location)} is not an Azure region name; use the lowercase name ARM uses, e.g. "westeurope" or "eastus2" (\`az account list-locations -o table\`)`);
+    }
+    if (raw.resourceGroupName !== undefined && !RESOURCE_GROUP_NAME.test(raw.resourceGroupName)) {
+        c.add("resourceGroupName", `${show(raw.resourceGroupName)} is not a resource group name: 1-90 letters, digits, "_", "-", ".", "(", ")", not ending in "."`);
+    }
+    const vnetAddressSpace = raw.vnetAddressSpace ?? DEFAULT_VNET_ADDRESS_SPACE;
+    const vnetProblem = vnetAddressSpaceProblem(vnetAddressSpace);
+    if (vnetProblem !== undefined) {
+        c.add("vnetAddressSpace", `${show(vnetAddressSpace)} ${vnetProblem}; use e.g. "${DEFAULT_VNET_ADDRESS_SPACE}"`);
+    }
+    return { location: raw.location, resourceGroupName: raw.resourceGroupName, vnetAddressSpace };
 }
 
 /** Read every key's raw text from a Pulumi config bag (index.ts is the only caller). */

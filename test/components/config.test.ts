@@ -112,7 +112,6 @@ describe("parseFleetConfig defaults", () => {
 describe("parseFleetConfig refuses each mistake, naming key, value and what is accepted", () => {
     const cases: Array<[string, RawConfig, string]> = [
         ["unknown platform", { ...base, platform: "gke" }, 'platform: "gke" is not accepted; use one of "kubernetes", "aci", "docker"'],
-        ["platform not supported yet", { ...base, platform: "aci" }, 'platform: "aci" is not supported yet by this version of copilot-fleet; supported now: "kubernetes", "docker"'],
         ["unknown mode", { ...base, mode: "multi" }, 'mode: "multi" is not accepted; use one of "shared", "per-user"'],
         ["unknown exposure", { ...base, exposure: "internet" }, 'exposure: "internet" is not accepted; use one of "cluster", "internal", "public"'],
         ["replicas not an integer", { ...base, replicas: "2.5" }, 'replicas: "2.5" is not accepted; use an integer from 1 to 50'],
@@ -203,6 +202,56 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
     it("reports every problem at once, each naming its key", () => {
         const found = problems({ platform: "kubernetes", image: "c:1", mode: "x", replicas: "99", exposure: "public", cliVersion: "latest" });
         expect(found.map((m) => m.split(":")[0]).sort()).toEqual(["allowedCidrs", "cliVersion", "githubToken", "mode", "replicas"]);
+    });
+});
+
+describe("platform aci", () => {
+    const aci: RawConfig = { platform: "aci", githubToken: "gho_service" };
+
+    it("needs no image (the stack builds into its own registry) and defaults the network", () => {
+        const cfg = parseFleetConfig(aci);
+        expect(cfg).toMatchObject({ platform: "aci", mode: "shared", vnetAddressSpace: "10.42.0.0/16" });
+        expect(cfg.location).toBeUndefined();
+        expect(cfg.resourceGroupName).toBeUndefined();
+    });
+
+    it("accepts location, an existing resource group and an address space", () => {
+        const cfg = parseFleetConfig({ ...aci, location: "westeurope", resourceGroupName: "Platform_RG-(1).prod", vnetAddressSpace: "172.20.0.0/22", exposure: "internal" });
+        expect(cfg).toMatchObject({ location: "westeurope", resourceGroupName: "Platform_RG-(1).prod", vnetAddressSpace: "172.20.0.0/22", exposure: "internal" });
+    });
+
+    const cases: Array<[string, RawConfig, string]> = [
+        [
+            "public exposure",
+            { ...aci, exposure: "public", allowedCidrs: '["203.0.113.0/24"]' },
+            'exposure: "public" is not supported on platform "aci": container groups in a virtual network get no public IP and an Azure Load Balancer cannot front them; use "internal" (allowedCidrs limits the callers) and put your own ingress (Application Gateway v2, a VPN or a peered network) in front',
+        ],
+        ["storageClass", { ...aci, storageClass: "azurefile-csi" }, 'storageClass: "azurefile-csi" is set, but storageClass applies to platform "kubernetes" only (session state is an Azure Files share in the stack\'s storage account); remove the key'],
+        ["namespace", { ...aci, namespace: "copilot" }, 'namespace: "copilot" is set, but namespace applies to platform "kubernetes" only (there is no Kubernetes object on ACI); remove the key'],
+        ["createNamespace", { ...aci, createNamespace: "false" }, 'createNamespace: "false" is set, but createNamespace applies to platform "kubernetes" only (there is no Kubernetes object on ACI); remove the key'],
+        ["serviceAnnotations", { ...aci, serviceAnnotations: "{}" }, 'serviceAnnotations: "{}" is set, but serviceAnnotations applies to platform "kubernetes" only (there is no Kubernetes object on ACI); remove the key'],
+        [
+            "clientAffinity",
+            { ...aci, clientAffinity: "true" },
+            'clientAffinity: "true" is set, but clientAffinity applies to platform "kubernetes" only (the ACI load balancer balances by least connections; route by session id in the client); remove the key',
+        ],
+        [
+            "imageRepository",
+            { ...aci, imageRepository: "myacr.azurecr.io/copilot-cli" },
+            'imageRepository: "myacr.azurecr.io/copilot-cli" is set, but on platform "aci" the image is pushed to the stack\'s own Azure Container Registry (pulled by managed identity); remove the key, or set image to a prebuilt public reference',
+        ],
+        ["per-user redis", { ...aci, mode: "per-user", users: '["a"]', redis: "true" }, 'redis: true is not accepted with mode "per-user" on platform "aci": each user has a single server, so session locks are not needed; remove the key'],
+        ["location with spaces", { ...aci, location: "West Europe" }, 'location: "West Europe" is not an Azure region name; use the lowercase name ARM uses, e.g. "westeurope" or "eastus2" (`az account list-locations -o table`)'],
+        ["resource group ending in a dot", { ...aci, resourceGroupName: "rg." }, 'resourceGroupName: "rg." is not a resource group name: 1-90 letters, digits, "_", "-", ".", "(", ")", not ending in "."'],
+        ["resource group too long", { ...aci, resourceGroupName: "r".repeat(91) }, `resourceGroupName: "${"r".repeat(91)}" is not a resource group name: 1-90 letters, digits, "_", "-", ".", "(", ")", not ending in "."`],
+        ["address space IPv6", { ...aci, vnetAddressSpace: "fd00::/48" }, 'vnetAddressSpace: "fd00::/48" is not an IPv4 CIDR; use e.g. "10.42.0.0/16"'],
+        ["address space too small", { ...aci, vnetAddressSpace: "10.0.0.0/27" }, 'vnetAddressSpace: "10.0.0.0/27" has prefix /27; accepted /8 to /24 (the two subnets are its first two quarters); use e.g. "10.42.0.0/16"'],
+        ["address space host bits", { ...aci, vnetAddressSpace: "10.42.1.0/16" }, 'vnetAddressSpace: "10.42.1.0/16" is not a network address (host bits set after /16); use e.g. "10.42.0.0/16"'],
+        ["aci key on kubernetes", { ...base, location: "westeurope" }, 'location: "westeurope" is set, but location applies to platform "aci" only; remove the key'],
+        ["aci key on docker", { platform: "docker", githubToken: "t", vnetAddressSpace: "10.0.0.0/16" }, 'vnetAddressSpace: "10.0.0.0/16" is set, but vnetAddressSpace applies to platform "aci" only; remove the key'],
+    ];
+    it.each(cases)("refuses %s", (_name, raw, message) => {
+        expect(problems(raw)).toContain(message);
     });
 });
 
