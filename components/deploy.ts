@@ -11,11 +11,26 @@ export type { StackOutputs };
 /** Name of the fleet component (and prefix of every child's name). */
 export const FLEET_NAME = "copilot";
 
+/** Where a platform wants the built image pushed when it brings its own registry (ACI's ACR). */
+export interface ImagePushTarget {
+    /** Repository without tag, e.g. `<acr>.azurecr.io/copilot-cli`. */
+    readonly repository: pulumi.Input<string>;
+    /** Registry host; credentials come from the machine's Docker credential helpers. */
+    readonly server: pulumi.Input<string>;
+}
+
 /** The image the fleet runs: the configured prebuilt reference, or one built from the release. */
-export async function fleetImage(cfg: FleetConfig, opts?: pulumi.ComponentResourceOptions): Promise<pulumi.Output<string>> {
+export async function fleetImage(cfg: FleetConfig, opts?: pulumi.ComponentResourceOptions, target?: ImagePushTarget): Promise<pulumi.Output<string>> {
     if (cfg.image !== undefined) return pulumi.output(cfg.image);
     // Loaded here, not at the top: a stack with `image` set never loads the Docker provider.
     const { CopilotImage } = await import("./image/copilotImage");
+    if (target !== undefined) {
+        return new CopilotImage(
+            `${FLEET_NAME}-image`,
+            { cliVersion: cfg.cliVersion, repository: target.repository, push: true, registry: { server: target.server }, platform: cfg.imagePlatform },
+            opts,
+        ).imageRef;
+    }
     const repository = cfg.imageRepository ?? "copilot-cli";
     return new CopilotImage(
         `${FLEET_NAME}-image`,
@@ -32,15 +47,22 @@ export function providerOutput(cfg: FleetConfig): pulumi.Output<{ type: string; 
 }
 
 export async function deploy(cfg: FleetConfig): Promise<StackOutputs> {
-    const image = await fleetImage(cfg);
     let outputs: StackOutputs;
     switch (cfg.platform) {
+        case "aci": {
+            // ACI builds into the registry it creates, so it asks for the image once that exists.
+            const { deployAci } = await import("./aci/deploy");
+            outputs = await deployAci(FLEET_NAME, cfg, (target, opts) => fleetImage(cfg, opts, target));
+            break;
+        }
         case "kubernetes": {
+            const image = await fleetImage(cfg);
             const { deployKubernetes } = await import("./kubernetes/deploy");
             outputs = deployKubernetes(FLEET_NAME, cfg, image);
             break;
         }
         case "docker": {
+            const image = await fleetImage(cfg);
             const { deployDocker } = await import("./docker/deploy");
             outputs = deployDocker(FLEET_NAME, cfg, image);
             break;

@@ -30,6 +30,18 @@ export function unwrapSecrets(v: unknown): unknown {
     return v;
 }
 
+/** ACI: private IPs the mocked ARM hands container groups (`10.42.0.4`, `.5`, …; reset by MockRecorder.clear()). */
+export const MOCK_ACI_SUBNET_PREFIX = "10.42.0.";
+const MOCK_ACI_FIRST_HOST = 4;
+let nextAciHost = MOCK_ACI_FIRST_HOST;
+export const MOCK_SUBSCRIPTION_ID = "00000000-0000-0000-0000-0000000000aa";
+export const MOCK_STORAGE_KEY = "mock-storage-account-key==";
+/** Invokes every Azure stack makes, answered unless a test overrides them in `callResults`. */
+const DEFAULT_CALL_RESULTS: Readonly<Record<string, Record<string, unknown>>> = {
+    "azure-native:authorization:getClientConfig": { subscriptionId: MOCK_SUBSCRIPTION_ID, tenantId: "tenant", clientId: "client", objectId: "object" },
+    "azure-native:storage:listStorageAccountKeys": { keys: [{ keyName: "key1", value: MOCK_STORAGE_KEY, permissions: "FULL" }] },
+};
+
 /** First host port the mocked Docker engine hands out (reset by MockRecorder.clear()). */
 export const MOCK_FIRST_PORT = 32768;
 let nextPort = MOCK_FIRST_PORT;
@@ -53,6 +65,15 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { ...inputs, imageId: `sha256:${"cd".repeat(32)}`, repoDigest: `${String(inputs.name).split(":")[0]}@${MOCK_IMAGE_DIGEST}` };
         case "docker:index/image:Image":
             return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@${MOCK_IMAGE_DIGEST}` };
+        case "azure-native:containerinstance:ContainerGroup": {
+            // ARM assigns each group a private IP from its subnet.
+            const ip = inputs.ipAddress as Record<string, unknown> | undefined;
+            return ip ? { ...inputs, ipAddress: { ...ip, ip: `${MOCK_ACI_SUBNET_PREFIX}${nextAciHost++}` } } : inputs;
+        }
+        case "azure-native:containerregistry:Registry":
+            return { ...inputs, loginServer: `${String(inputs.registryName)}.azurecr.io` };
+        case "azure-native:managedidentity:UserAssignedIdentity":
+            return { ...inputs, principalId: `principal-${name}`, clientId: `client-${name}` };
         default:
             return inputs;
     }
@@ -66,6 +87,7 @@ export class MockRecorder {
     clear(): void {
         this.resources.length = 0;
         nextPort = MOCK_FIRST_PORT;
+        nextAciHost = MOCK_ACI_FIRST_HOST;
     }
     ofType(type: string): RecordedResource[] {
         return this.resources.filter((r) => r.type === type);
@@ -89,11 +111,12 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
                 const opts = rec.pendingOptions.get(`${args.type}::${args.name}`) ?? { additionalSecretOutputs: [], protect: false };
                 rec.resources.push({ type: args.type, name: args.name, inputs, state, opts });
                 const meta = (inputs.metadata ?? {}) as Record<string, unknown>;
-                const id = typeof meta.name === "string" ? meta.name : `${args.name}-id`;
+                // Azure resource ids are ARM paths; code parses the subscription out of them.
+                const id = typeof meta.name === "string" ? meta.name : args.type.startsWith("azure-native:") ? `/subscriptions/${MOCK_SUBSCRIPTION_ID}/resourceGroups/mock-rg/providers/${args.type}/${args.name}` : `${args.name}-id`;
                 return { id, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {
-                const result = rec.callResults.get(args.token);
+                const result = rec.callResults.get(args.token) ?? DEFAULT_CALL_RESULTS[args.token];
                 if (!result) throw new Error(`unexpected call ${args.token}`);
                 return result;
             },

@@ -41,8 +41,10 @@ beforeAll(async () => {
 
 afterEach(() => rec.clear());
 
-async function record(config: Record<string, string>): Promise<MockRecorder["resources"]> {
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`copilot-fleet:${k}`, v])), []);
+async function record(config: Record<string, string | undefined>): Promise<MockRecorder["resources"]> {
+    // An undefined value removes a base key (e.g. `image`, so the stack builds its own).
+    const set = Object.entries(config).filter((e): e is [string, string] => e[1] !== undefined);
+    pulumi.runtime.setAllConfig(Object.fromEntries(set.map(([k, v]) => [`copilot-fleet:${k}`, v])), []);
     await program();
     await settle(200);
     return [...rec.resources];
@@ -59,6 +61,9 @@ describe("our program passes every policy", () => {
         ["kubernetes per-user", { platform: "kubernetes", mode: "per-user", users: '["alice","bob"]' }, {}],
         ["docker shared", { platform: "docker", mode: "shared", replicas: "2" }, {}],
         ["docker per-user", { platform: "docker", mode: "per-user", users: '["alice","bob"]' }, {}],
+        ["aci shared (image built into the stack's registry)", { platform: "aci", mode: "shared", replicas: "3", image: undefined }, {}],
+        ["aci shared (internal, prebuilt image)", { platform: "aci", mode: "shared", replicas: "2", exposure: "internal", allowedCidrs: '["10.50.0.0/16"]' }, {}],
+        ["aci per-user", { platform: "aci", mode: "per-user", users: '["alice","bob","carol"]' }, {}],
     ] as const)(
         "%s",
         async (_name, config, policyConfig) => {
@@ -69,6 +74,30 @@ describe("our program passes every policy", () => {
         },
         60_000,
     );
+
+    it("the ACI groups are really checked: a plain token, a second share or a public IP on one replica is flagged", async () => {
+        const resources = await record({ ...base, platform: "aci", mode: "shared", replicas: "3" });
+        type Group = { containers: { environmentVariables: { name: string; value?: string; secureValue?: string }[] }[]; volumes: { azureFile?: { shareName: string } }[]; ipAddress: { type: string } };
+        const broken = (change: (g: Group) => void): RecordedResource[] =>
+            resources.map((r) => {
+                if (r.name !== "copilot-2") return r;
+                const g = JSON.parse(JSON.stringify(r.inputs)) as Group;
+                change(g);
+                return { ...r, inputs: g as unknown as Record<string, unknown>, state: g as unknown as Record<string, unknown> };
+            });
+        const plain = await violationsOver(
+            broken((g) => {
+                const e = g.containers[0].environmentVariables.find((x) => x.name === "COPILOT_CONNECTION_TOKEN");
+                if (e) e.value = e.secureValue;
+                if (e) delete e.secureValue;
+            }),
+        );
+        expect(plain.some((v) => v.startsWith("copilot-secrets-no-plain-values on azure-native:containerinstance:ContainerGroup/copilot-2"))).toBe(true);
+        const otherShare = await violationsOver(broken((g) => g.volumes.forEach((v) => v.azureFile && (v.azureFile.shareName = "other"))));
+        expect(otherShare.some((v) => v.startsWith("copilot-storage-shared-session-state"))).toBe(true);
+        const publicIp = await violationsOver(broken((g) => (g.ipAddress.type = "Public")));
+        expect(publicIp.some((v) => v.startsWith("copilot-network-no-public-endpoint on azure-native:containerinstance:ContainerGroup/copilot-2"))).toBe(true);
+    }, 60_000);
 
     it("the harness does report a violation when the program's output breaks a rule", async () => {
         const resources = await record({ ...base, platform: "kubernetes", mode: "shared", exposure: "public", allowedCidrs: '["203.0.113.0/24"]' });

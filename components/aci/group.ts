@@ -1,0 +1,72 @@
+/** What every container group of a fleet has in common: placement, network, pull identity, policy. */
+import type { ContainerGroupArgs } from "@pulumi/azure-native/containerinstance";
+import * as pulumi from "@pulumi/pulumi";
+import type { ContainerArgs, VolumeArgs } from "./render";
+
+/**
+ * The name we gave `resource`, available once it exists. Children use this rather than the
+ * provider's `name` output, so a dependent waits for the resource and still sees a name that
+ * never depends on what ARM echoes back.
+ */
+export function nameOf(resource: pulumi.CustomResource, name: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.all([resource.id, name]).apply(([, n]) => n);
+}
+
+/** How the fleet's own image is pulled: by the user-assigned identity that holds AcrPull. */
+export interface PullIdentity {
+    /** Registry login server, e.g. `<name>.azurecr.io`. */
+    readonly server: pulumi.Input<string>;
+    /** Resource id of the user-assigned identity. */
+    readonly identityId: pulumi.Input<string>;
+}
+
+/** Where a fleet's groups go; built once by components/aci/deploy.ts. */
+export interface AciPlacement {
+    readonly resourceGroupName: pulumi.Input<string>;
+    /** Default: the provider's location. */
+    readonly location?: pulumi.Input<string>;
+    readonly serverSubnetId: pulumi.Input<string>;
+    /** Shared mode: HAProxy and Redis. */
+    readonly edgeSubnetId?: pulumi.Input<string>;
+    /** Set when the image is in the stack's registry; unset for a public `image`. */
+    readonly pull?: PullIdentity;
+    /** Resources the server groups wait for (the AcrPull role assignment, the image push). */
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface GroupOptions {
+    readonly containerGroupName: string;
+    readonly subnetId: pulumi.Input<string>;
+    readonly containers: ContainerArgs[];
+    readonly volumes: VolumeArgs[];
+    readonly ports: readonly number[];
+    readonly tags: Record<string, string>;
+    /** Pull with the fleet identity (server groups only; HAProxy and Redis are public images). */
+    readonly pull?: PullIdentity;
+}
+
+/**
+ * A Linux, Standard-SKU group on a private IP in a delegated subnet, restarted whenever a container
+ * exits (`Always`: a server that crashes or fails liveness comes back with its group's share).
+ */
+export function containerGroupArgs(placement: AciPlacement, o: GroupOptions): ContainerGroupArgs {
+    return {
+        resourceGroupName: placement.resourceGroupName,
+        location: placement.location,
+        containerGroupName: o.containerGroupName,
+        osType: "Linux",
+        sku: "Standard",
+        restartPolicy: "Always",
+        containers: o.containers,
+        volumes: o.volumes,
+        ipAddress: { type: "Private", ports: o.ports.map((port) => ({ port, protocol: "TCP" })) },
+        subnetIds: [{ id: o.subnetId }],
+        ...(o.pull
+            ? {
+                  identity: { type: "UserAssigned", userAssignedIdentities: [o.pull.identityId] },
+                  imageRegistryCredentials: [{ server: o.pull.server, identity: o.pull.identityId }],
+              }
+            : {}),
+        tags: o.tags,
+    };
+}

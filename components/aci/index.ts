@@ -1,0 +1,6 @@
+export { deployAci } from "./deploy";
+export { AciNetwork } from "./network";
+export { AciPerUserFleet } from "./perUserFleet";
+export { AciRegistry } from "./registry";
+export { AciSharedFleet } from "./sharedFleet";
+export { AciStorage } from "./storage";

@@ -1,0 +1,130 @@
+/**
+ * The fleet's virtual network: a subnet for the CLI servers and one for the edge (HAProxy and Redis),
+ * both delegated to ACI, each with a network security group that gives `exposure`/`allowedCidrs`
+ * their Kubernetes meaning and keeps users' servers apart.
+ *
+ * What the rules mean (priority order, first match wins; NSGs also apply inside a subnet):
+ * - `cluster`: only addresses inside the fleet's virtual network (where your backends run, in a
+ *   subnet of their own) reach the servers — the analogue of "only pods in the cluster";
+ * - `internal`: `allowedCidrs` when set, otherwise Azure's `VirtualNetwork` tag (this network, peered
+ *   networks and ranges routed in over VPN/ExpressRoute) — the analogue of a private load balancer;
+ * - servers accept the edge subnet (HAProxy forwards and health-checks from there);
+ * - per-user mode: the server subnet is denied to itself, so one user's server cannot reach another's;
+ * - everything else from inside Azure's `VirtualNetwork` tag is denied (Azure's default rule would allow it).
+ */
+import * as network from "@pulumi/azure-native/network";
+import * as pulumi from "@pulumi/pulumi";
+import type { network as netInputs } from "@pulumi/azure-native/types/input";
+import { Exposure } from "../config";
+import { Mode } from "../outputs";
+import { nameOf } from "./group";
+
+export const ACI_DELEGATION = "Microsoft.ContainerInstance/containerGroups";
+
+/** The server and edge subnets: the first two quarters of the address space. */
+export function subnetPrefixes(addressSpace: string): { servers: string; edge: string } {
+    const [addr, prefixText] = addressSpace.split("/");
+    const prefix = Number(prefixText);
+    const base = addr.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+    const size = 2 ** (32 - prefix - 2);
+    const show = (n: number) => `${[24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".")}/${prefix + 2}`;
+    return { servers: show(base), edge: show(base + size) };
+}
+
+export type SecurityRule = netInputs.SecurityRuleArgs;
+
+/** Sources allowed to dial the fleet, per `exposure` (see the file comment). */
+export function clientSources(exposure: Exposure, allowedCidrs: readonly string[], addressSpace: string): string[] {
+    if (exposure === "cluster") return [addressSpace];
+    if (exposure === "internal") return allowedCidrs.length > 0 ? [...allowedCidrs] : ["VirtualNetwork"];
+    throw new Error('exposure "public" is not supported on ACI (components/config.ts refuses it)');
+}
+
+function rule(name: string, priority: number, access: "Allow" | "Deny", sources: readonly string[], ports: readonly number[] | "*"): SecurityRule {
+    return {
+        name,
+        priority,
+        direction: "Inbound",
+        access,
+        protocol: ports === "*" ? "*" : "Tcp",
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        ...(sources.length === 1 ? { sourceAddressPrefix: sources[0] } : { sourceAddressPrefixes: [...sources] }),
+        ...(ports === "*" ? { destinationPortRange: "*" } : ports.length === 1 ? { destinationPortRange: String(ports[0]) } : { destinationPortRanges: ports.map(String) }),
+    };
+}
+
+export interface RuleOptions {
+    readonly mode: Mode;
+    readonly exposure: Exposure;
+    readonly allowedCidrs: readonly string[];
+    readonly addressSpace: string;
+    readonly port: number;
+    readonly redisPort: number;
+}
+
+/** Inbound rules of the server subnet. */
+export function serverSubnetRules(o: RuleOptions): SecurityRule[] {
+    const { servers, edge } = subnetPrefixes(o.addressSpace);
+    const rules: SecurityRule[] = [];
+    if (o.mode === "per-user") rules.push(rule("deny-server-to-server", 100, "Deny", [servers], "*"));
+    if (o.mode === "shared") rules.push(rule("allow-edge", 110, "Allow", [edge], [o.port]));
+    rules.push(rule("allow-clients", 120, "Allow", clientSources(o.exposure, o.allowedCidrs, o.addressSpace), [o.port]));
+    rules.push(rule("deny-vnet", 4000, "Deny", ["VirtualNetwork"], "*"));
+    return rules;
+}
+
+/** Inbound rules of the edge subnet (shared mode: HAProxy and Redis). */
+export function edgeSubnetRules(o: RuleOptions): SecurityRule[] {
+    return [
+        rule("allow-clients", 120, "Allow", clientSources(o.exposure, o.allowedCidrs, o.addressSpace), [o.port, o.redisPort]),
+        rule("deny-vnet", 4000, "Deny", ["VirtualNetwork"], "*"),
+    ];
+}
+
+export interface AciNetworkArgs {
+    readonly resourceGroupName: pulumi.Input<string>;
+    /** Default: the provider's location. */
+    readonly location?: pulumi.Input<string>;
+    readonly rules: RuleOptions;
+    /** Create the edge subnet (shared mode). */
+    readonly edge: boolean;
+}
+
+/** Virtual network, delegated subnets and their security groups. */
+export class AciNetwork extends pulumi.ComponentResource {
+    public readonly serverSubnetId: pulumi.Output<string>;
+    public readonly edgeSubnetId?: pulumi.Output<string>;
+
+    constructor(name: string, args: AciNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:aci:Network", name, {}, opts);
+        const common = { resourceGroupName: args.resourceGroupName, location: args.location };
+        const prefixes = subnetPrefixes(args.rules.addressSpace);
+        const vnet = new network.VirtualNetwork(
+            `${name}-vnet`,
+            { ...common, virtualNetworkName: `${name}-vnet`, addressSpace: { addressPrefixes: [args.rules.addressSpace] } },
+            // Subnets are their own resources; don't let the VNet's empty list fight them.
+            { parent: this, ignoreChanges: ["subnets"] },
+        );
+        const subnet = (suffix: string, prefix: string, rules: SecurityRule[], dependsOn: pulumi.Resource[]) => {
+            const nsg = new network.NetworkSecurityGroup(`${name}-${suffix}-nsg`, { ...common, networkSecurityGroupName: `${name}-${suffix}-nsg`, securityRules: rules }, { parent: this });
+            return new network.Subnet(
+                `${name}-${suffix}`,
+                {
+                    resourceGroupName: args.resourceGroupName,
+                    virtualNetworkName: nameOf(vnet, `${name}-vnet`),
+                    subnetName: suffix,
+                    addressPrefix: prefix,
+                    delegations: [{ name: "aci", serviceName: ACI_DELEGATION }],
+                    networkSecurityGroup: { id: nsg.id },
+                },
+                // ARM updates one subnet of a VNet at a time.
+                { parent: this, dependsOn },
+            );
+        };
+        const servers = subnet("servers", prefixes.servers, serverSubnetRules(args.rules), []);
+        this.serverSubnetId = servers.id;
+        if (args.edge) this.edgeSubnetId = subnet("edge", prefixes.edge, edgeSubnetRules(args.rules), [servers]).id;
+        this.registerOutputs({ serverSubnetId: this.serverSubnetId, edgeSubnetId: this.edgeSubnetId });
+    }
+}

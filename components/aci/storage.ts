@@ -1,0 +1,81 @@
+/**
+ * Session-state storage: one storage account per fleet, hardened, with one Azure Files share for a
+ * shared fleet or one per user.
+ */
+import * as storage from "@pulumi/azure-native/storage";
+import * as pulumi from "@pulumi/pulumi";
+import { nameOf } from "./group";
+
+/** Azure Files quotas are whole GiB; a standard share (without large-file shares) holds at most 5 TiB. */
+export const MAX_SHARE_QUOTA_GIB = 5120;
+
+/** Kubernetes storage quantity (`10Gi`, `100G`) → share quota in GiB, rounded up. */
+export function shareQuotaGib(size: string): number {
+    const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(size);
+    if (!m) throw new Error(`cannot convert storage size ${JSON.stringify(size)} to GiB`);
+    const bytes: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
+    const gib = Math.max(1, Math.ceil((Number(m[1]) * bytes[m[2] ?? ""]) / 2 ** 30 - 1e-9));
+    if (gib > MAX_SHARE_QUOTA_GIB) throw new Error(`storageSize ${JSON.stringify(size)} is ${gib} GiB; an Azure Files share here holds at most ${MAX_SHARE_QUOTA_GIB} GiB`);
+    return gib;
+}
+
+/** The storage account's security settings (policy/storage.ts checks the first three). */
+export const STORAGE_ACCOUNT_SETTINGS = {
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS" },
+    enableHttpsTrafficOnly: true,
+    minimumTlsVersion: "TLS1_2",
+    allowBlobPublicAccess: false,
+    // Shared-key access stays ON only because ACI mounts Azure Files with the account key: it has no
+    // identity-based (Entra) SMB mount. The key goes to the container groups as a secret.
+    allowSharedKeyAccess: true,
+} as const;
+
+export interface AciStorageArgs {
+    readonly resourceGroupName: pulumi.Input<string>;
+    readonly location?: pulumi.Input<string>;
+    /** Globally unique account name (components/aci/naming.ts globalName). */
+    readonly accountName: pulumi.Input<string>;
+    /** Share names, keyed by a stable id (`"fleet"`, or the user id). */
+    readonly shares: ReadonlyMap<string, string>;
+    /** Quota of each share, in GiB. */
+    readonly quotaGib: number;
+    readonly tags?: Record<string, string>;
+}
+
+export interface ShareRef {
+    readonly storageAccountName: pulumi.Output<string>;
+    readonly shareName: pulumi.Output<string>;
+    readonly storageAccountKey: pulumi.Output<string>;
+}
+
+export class AciStorage extends pulumi.ComponentResource {
+    public readonly accountName: pulumi.Output<string>;
+    /** By the ids of `args.shares`. */
+    public readonly shares: ReadonlyMap<string, ShareRef>;
+
+    constructor(name: string, args: AciStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("copilot-fleet:aci:Storage", name, {}, opts);
+        const account = new storage.StorageAccount(
+            `${name}-account`,
+            { resourceGroupName: args.resourceGroupName, location: args.location, accountName: args.accountName, ...STORAGE_ACCOUNT_SETTINGS, tags: args.tags },
+            { parent: this },
+        );
+        const accountName = nameOf(account, args.accountName);
+        const key = pulumi.secret(
+            storage.listStorageAccountKeysOutput({ resourceGroupName: args.resourceGroupName, accountName }, { parent: this }).apply((r) => r.keys[0]?.value ?? ""),
+        );
+        const shares = new Map<string, ShareRef>();
+        for (const [id, shareName] of args.shares) {
+            const share = new storage.FileShare(
+                `${name}-${shareName}`,
+                { resourceGroupName: args.resourceGroupName, accountName, shareName, shareQuota: args.quotaGib, enabledProtocols: "SMB" },
+                { parent: this },
+            );
+            shares.set(id, { storageAccountName: accountName, shareName: nameOf(share, shareName), storageAccountKey: key });
+        }
+        this.accountName = accountName;
+        this.shares = shares;
+        this.registerOutputs({ accountName: this.accountName });
+    }
+}
