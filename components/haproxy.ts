@@ -17,6 +17,8 @@
 export const HAPROXY_IMAGE = "haproxy:2.8.10";
 export const HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
 export const DEFAULT_CHECK_INTERVAL_MS = 500;
+/** Port of the balancer's Prometheus endpoint (`/metrics`) on container platforms. */
+export const HAPROXY_METRICS_PORT = 8404;
 
 export interface LoadBalancerBackend {
     readonly name: string;
@@ -37,6 +39,13 @@ export interface HaproxyConfigOptions {
      * even while a replica is not up yet.
      */
     readonly resolver?: string;
+    /**
+     * `address:port` for HAProxy's built-in Prometheus exporter (`GET /metrics`). The CLI has no metrics
+     * endpoint, so this is where a scraper sees each replica's health-check state and open client
+     * connections (`haproxy_server_status`, `haproxy_server_current_sessions`). It never shows the
+     * token. Unset: no metrics frontend.
+     */
+    readonly metricsBind?: string;
 }
 
 /** One LSP-framed JSON-RPC request, hex-encoded for `tcp-check send-binary`. */
@@ -68,6 +77,17 @@ export function haproxyConfig(opts: HaproxyConfigOptions): string {
         "frontend copilot",
         `    bind ${opts.bind}`,
         "    default_backend replicas",
+        ...(opts.metricsBind
+            ? [
+                  "frontend metrics",
+                  "    mode http",
+                  `    bind ${opts.metricsBind}`,
+                  "    timeout http-request 5s",
+                  "    no log",
+                  "    http-request use-service prometheus-exporter if { path /metrics }",
+                  "    http-request return status 404",
+              ]
+            : []),
         "backend replicas",
         "    balance leastconn",
         "    option tcp-check",

@@ -147,7 +147,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             pids.add(haproxy.pid);
             const lbReady = await waitForPing(haproxy.endpoint, sharedToken as string, 10_000);
             if (!lbReady.ok) throw new Error(`load balancer ${haproxy.endpoint} does not answer ping: ${lbReady.error}`);
-            log(`haproxy: ${haproxy.endpoint}`);
+            log(`haproxy: ${haproxy.endpoint} (Prometheus: ${haproxy.metricsUrl})`);
             const replicas: ReplicaOutput[] = names.map((n) => {
                 const s = servers.get(n) as CliServer;
                 return { name: n, endpoint: s.endpoint, pid: s.pid };

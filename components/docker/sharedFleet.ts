@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig } from "../config";
-import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, haproxyConfig } from "../haproxy";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
 import { SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
@@ -84,6 +84,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                     backends: names.map((n) => ({ name: n, address: `${n}:${args.spec.port}` })),
                     connectionToken: t,
                     resolver: DOCKER_DNS,
+                    metricsBind: `*:${HAPROXY_METRICS_PORT}`,
                 }),
             ),
         );
@@ -98,7 +99,11 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 capabilities: { drops: ["ALL"] },
                 securityOpts: ["no-new-privileges:true"],
                 networksAdvanced: [{ name: network.name, aliases: [`${name}-lb`] }],
-                ports: [{ internal: args.spec.port, ip: "127.0.0.1" }],
+                // The client port first (the smoke suite reads it), then Prometheus `/metrics`; loopback only.
+                ports: [
+                    { internal: args.spec.port, ip: "127.0.0.1" },
+                    { internal: HAPROXY_METRICS_PORT, ip: "127.0.0.1" },
+                ],
                 // The frontend accepts connections (the backends have their own JSON-RPC checks).
                 healthcheck: { tests: ["CMD-SHELL", `exec 3<>/dev/tcp/127.0.0.1/${args.spec.port}`], interval: "10s", timeout: "2s", retries: 3 },
                 ...HELPER_LIMITS,

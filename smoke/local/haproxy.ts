@@ -25,6 +25,8 @@ export interface HaproxyOptions {
 
 export interface Haproxy {
     readonly endpoint: string;
+    /** `http://127.0.0.1:P/metrics`: HAProxy's Prometheus exporter (replica health, open connections). */
+    readonly metricsUrl: string;
     readonly port: number;
     readonly pid: number;
     readonly configFile: string;
@@ -60,6 +62,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     let lastError = "";
     for (let attempt = 0; attempt < 5; attempt++) {
         const port = await freePort();
+        const metricsPort = await freePort();
         const configFile = path.join(opts.dir, "haproxy.cfg");
         // 0600: the health check carries the connection token.
         writeFileSync(
@@ -69,6 +72,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
                 backends: opts.backends.map((b) => ({ name: b.name, address: b.endpoint })),
                 connectionToken: opts.connectionToken,
                 checkIntervalMs: opts.checkIntervalMs,
+                metricsBind: `127.0.0.1:${metricsPort}`,
             }),
             { mode: 0o600 },
         );
@@ -99,6 +103,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
         let stopping: Promise<void> | undefined;
         return {
             endpoint: `127.0.0.1:${port}`,
+            metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
             port,
             pid: child.pid,
             configFile,

@@ -102,7 +102,11 @@ describe("docker shared fleet", () => {
         const lb = inputsOf(rec.one("docker:index/container:Container", "copilot-lb"));
         expect(lb.image).toMatch(/^sha256:/);
         expect(rec.one("docker:index/remoteImage:RemoteImage", "copilot-lb-image").inputs.name).toMatch(/^haproxy:\d+\.\d+\.\d+$/);
-        expect(lb.ports).toEqual([{ internal: 4321, ip: "127.0.0.1" }]);
+        // Clients' port first (the endpoint output), then HAProxy's Prometheus /metrics, both on loopback only.
+        expect(lb.ports).toEqual([
+            { internal: 4321, ip: "127.0.0.1" },
+            { internal: 8404, ip: "127.0.0.1" },
+        ]);
         const token = rec.one("random:index/randomPassword:RandomPassword", "copilot-connection-token").state.result as string;
         const cfg = lb.uploads[0].content as string;
         expect(lb.uploads[0].file).toBe("/usr/local/etc/haproxy/haproxy.cfg");
@@ -112,8 +116,10 @@ describe("docker shared fleet", () => {
                 backends: ["copilot-1", "copilot-2", "copilot-3"].map((n) => ({ name: n, address: `${n}:4321` })),
                 connectionToken: token,
                 resolver: "127.0.0.11:53",
+                metricsBind: "*:8404",
             }),
         );
+        expect(cfg).toContain("http-request use-service prometheus-exporter if { path /metrics }");
         expect(cfg).toContain("option redispatch 1");
         expect(cfg).toContain("tcp-check expect string pong");
         expect(resolved.endpoint).toBe(`127.0.0.1:${hostPort(rec.one("docker:index/container:Container", "copilot-lb"))}`);
