@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Mode, Platform } from "./outputs";
-import { ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
+import { CLEANUP_INTERVAL_HINT, DEFAULT_CLEANUP_INTERVAL_MINUTES, isCleanupInterval, ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
 
 export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
 export type ImagePlatform = (typeof IMAGE_PLATFORMS)[number];
@@ -60,6 +60,7 @@ export const CONFIG_KEYS = [
     "allowedCidrs",
     "redis",
     "sessionTtlHours",
+    "sessionCleanupIntervalMinutes",
     "sessionIdleTimeoutSeconds",
     "storageClass",
     "storageSize",
@@ -118,7 +119,10 @@ export interface FleetConfig {
     readonly exposure: Exposure;
     readonly allowedCidrs: readonly string[];
     readonly redis: boolean;
+    /** Sessions not modified for this long are deleted by the session cleanup. */
     readonly sessionTtlHours: number;
+    /** How often the session cleanup runs (a cron schedule on Kubernetes, a sleep loop elsewhere). */
+    readonly sessionCleanupIntervalMinutes: number;
     readonly sessionIdleTimeoutSeconds?: number;
     readonly storageClass?: string;
     readonly storageSize: string;
@@ -569,6 +573,12 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
 
     const redis = parseBool(c, "redis", raw.redis, mode === "shared");
     const sessionTtlHours = parseNumber(c, "sessionTtlHours", raw.sessionTtlHours, { integer: true, min: 1, max: 24 * 365 }) ?? DEFAULT_SESSION_TTL_HOURS;
+    let sessionCleanupIntervalMinutes = DEFAULT_CLEANUP_INTERVAL_MINUTES;
+    if (raw.sessionCleanupIntervalMinutes !== undefined) {
+        const n = Number(raw.sessionCleanupIntervalMinutes);
+        if (raw.sessionCleanupIntervalMinutes.trim() !== "" && isCleanupInterval(n)) sessionCleanupIntervalMinutes = n;
+        else c.add("sessionCleanupIntervalMinutes", `${show(raw.sessionCleanupIntervalMinutes)} is not accepted; use ${CLEANUP_INTERVAL_HINT}`);
+    }
     const sessionIdleTimeoutSeconds = parseNumber(c, "sessionIdleTimeoutSeconds", raw.sessionIdleTimeoutSeconds, { integer: true, min: 60, max: 7 * 24 * 3600 });
 
     const storageSize = raw.storageSize ?? DEFAULT_STORAGE_SIZE;
@@ -607,6 +617,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         allowedCidrs,
         redis,
         sessionTtlHours,
+        sessionCleanupIntervalMinutes,
         sessionIdleTimeoutSeconds,
         storageClass: raw.storageClass,
         storageSize,
