@@ -265,6 +265,13 @@ export interface CleanupSpec {
     readonly uid: number;
     readonly gid: number;
     readonly resources: ServerResources;
+    /**
+     * Readiness and liveness: the in-image health check against the cleanup's own endpoint, i.e. "this
+     * container can reach and authenticate to its server", the one thing a run needs. Platforms whose
+     * policy requires probes on every fleet container (the sidecar shares the server pod) render them.
+     */
+    readonly readinessProbe: ProbeSpec;
+    readonly livenessProbe: ProbeSpec;
     /** "once": one run per scheduled job (Kubernetes CronJob); "loop": a long-running container. */
     readonly mode: "once" | "loop";
     readonly intervalMinutes: number;
@@ -309,6 +316,13 @@ export function isCleanupInterval(m: number): boolean {
     return m < 60 ? 60 % m === 0 : m % 60 === 0 && 24 % (m / 60) === 0;
 }
 
+/** `host:port` → its parts (the cleanup and its health check take them apart); throws on anything else. */
+export function splitEndpoint(endpoint: string): { host: string; port: string } {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(endpoint);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`cleanup endpoint must be host:port, got ${JSON.stringify(endpoint)}`);
+    return { host: m[1].replace(/^\[|\]$/g, ""), port: m[2] };
+}
+
 export function buildCleanupSpec(opts: CleanupSpecOptions): CleanupSpec {
     const intervalMinutes = opts.intervalMinutes ?? DEFAULT_CLEANUP_INTERVAL_MINUTES;
     const schedule = cleanupSchedule(intervalMinutes);
@@ -325,17 +339,20 @@ export function buildCleanupSpec(opts: CleanupSpecOptions): CleanupSpec {
     ];
     if (opts.mode === "loop") args.push("--interval", String(intervalMinutes * 60));
     if (opts.dryRun) args.push("--dry-run");
+    const { host, port } = splitEndpoint(opts.endpoint);
+    const check = [HEALTHCHECK_PATH, "--host", host, "--port", port];
     return {
         args,
-        env: [
-            { name: ENV.home, value: COPILOT_HOME },
-            { name: "HOME", value: CLI_HOME },
-        ],
+        // Nothing else: no COPILOT_HOME, so no adapter (ACI's env heuristic) mistakes it for a server.
+        env: [],
         secretEnv: [{ name: ENV.connectionToken, secretKey: SECRET_KEYS.connectionToken }],
         sessionStatePath: SESSION_STATE_PATH,
         uid: CLI_UID,
         gid: CLI_GID,
         resources: { ...CLEANUP_RESOURCES, ...opts.resources },
+        readinessProbe: { exec: check, initialDelaySeconds: 0, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+        // Slow to give up: a server still unpacking or restarting is not a reason to restart the cleanup.
+        livenessProbe: { exec: check, initialDelaySeconds: 60, periodSeconds: 60, timeoutSeconds: 5, failureThreshold: 10 },
         mode: opts.mode,
         intervalMinutes,
         schedule,
