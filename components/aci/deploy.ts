@@ -41,7 +41,12 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     const tags = { "app.kubernetes.io/part-of": "copilot-fleet", "app.kubernetes.io/instance": name };
     const placementBase = { resourceGroupName, location };
 
-    const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources });
+    const spec = buildServerSpec({
+        credential: { kind: cfg.credential.kind },
+        sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
+        resources: cfg.resources,
+        telemetry: cfg.telemetry,
+    });
     const net = new AciNetwork(
         `${name}-net`,
         {
@@ -81,7 +86,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     if (cfg.mode === "per-user") {
         const fleet = new AciPerUserFleet(
             name,
-            { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, shares: store.shares },
+            { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, shares: store.shares, sessionTtlHours: cfg.sessionTtlHours },
             opts,
         );
         return { platform: "aci", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
@@ -90,7 +95,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     if (share === undefined) throw new Error("the shared fleet's share was not created");
     const fleet = new AciSharedFleet(
         name,
-        { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, share, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis },
+        { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, share, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis, sessionTtlHours: cfg.sessionTtlHours },
         opts,
     );
     return {

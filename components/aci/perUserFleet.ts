@@ -2,11 +2,11 @@ import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
-import { ENV, SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, ENV, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
 import { userGroupName } from "./naming";
-import { groupEndpoint, renderServerContainer, renderServerVolumes, serverTags } from "./render";
+import { groupEndpoint, renderCleanupContainer, renderServerContainer, renderServerVolumes, serverTags } from "./render";
 import { ShareRef } from "./storage";
 
 export interface AciPerUserFleetArgs {
@@ -19,6 +19,8 @@ export interface AciPerUserFleetArgs {
     readonly users: readonly UserConfig[];
     /** Each user's own share, by user id. */
     readonly shares: ReadonlyMap<string, ShareRef>;
+    /** Run the session-cleanup sidecar in each user's group, deleting sessions older than this. Default: no cleanup. */
+    readonly sessionTtlHours?: number;
 }
 
 /**
@@ -34,6 +36,8 @@ export class AciPerUserFleet extends pulumi.ComponentResource {
     constructor(name: string, args: AciPerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:aci:PerUserFleet", name, {}, opts);
         const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
+        // The sidecar shares the group's localhost with that user's server, and only that user's share and token.
+        const cleanup = args.sessionTtlHours === undefined ? undefined : buildCleanupSpec({ endpoint: `127.0.0.1:${args.spec.port}`, ttlHours: args.sessionTtlHours, mode: "loop" });
         for (const user of args.users) {
             const groupName = userGroupName(name, user.id);
             const share = args.shares.get(user.id);
@@ -53,7 +57,10 @@ export class AciPerUserFleet extends pulumi.ComponentResource {
                     containerGroupArgs(args.placement, {
                         containerGroupName: groupName,
                         subnetId: args.placement.serverSubnetId,
-                        containers: [renderServerContainer(spec, args.image, secrets)],
+                        containers: [
+                            renderServerContainer(spec, args.image, secrets, groupName),
+                            ...(cleanup ? [renderCleanupContainer(cleanup, args.image, { [SECRET_KEYS.connectionToken]: token })] : []),
+                        ],
                         volumes: renderServerVolumes(share),
                         ports: [spec.port],
                         tags: serverTags(name, args.cliVersion, user.id),

@@ -15,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { containerinstance as aci } from "@pulumi/azure-native/types/input";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE } from "../haproxy";
 import { REDIS_IMAGE, REDIS_PORT } from "../redisConfig";
-import { ProbeSpec, ServerSpec } from "../spec";
+import { CleanupSpec, ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
 
 export type ContainerArgs = aci.ContainerArgs;
 export type VolumeArgs = aci.VolumeArgs;
@@ -105,14 +105,23 @@ function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds):
 /** Values for the spec's secret env vars, by secret key. */
 export type SecretValues = Readonly<Record<string, pulumi.Input<string>>>;
 
-/** The CLI container: tini + spec args, secure env for every secret, probes, resources, mounts. */
-export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<string>, secrets: SecretValues): ContainerArgs {
-    const env: aci.EnvironmentVariableArgs[] = spec.env.map((e) => ({ name: e.name, value: e.value }));
-    for (const e of spec.secretEnv) {
+/** Plain env as `value`, every secret as `secureValue` (write-only in the ACI API). */
+function renderEnv(plain: readonly { name: string; value: string }[], secretEnv: ServerSpec["secretEnv"], secrets: SecretValues): aci.EnvironmentVariableArgs[] {
+    const env: aci.EnvironmentVariableArgs[] = plain.map((e) => ({ name: e.name, value: e.value }));
+    for (const e of secretEnv) {
         const value = secrets[e.secretKey];
         if (value === undefined) throw new Error(`no value for secret key ${e.secretKey} (env ${e.name})`);
         env.push({ name: e.name, secureValue: pulumi.secret(value) });
     }
+    return env;
+}
+
+/**
+ * The CLI container: tini + spec args, secure env for every secret, probes, resources, mounts.
+ * `instanceId` (the group name) becomes the telemetry service.instance.id when telemetry is on.
+ */
+export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<string>, secrets: SecretValues, instanceId: string): ContainerArgs {
+    const env = renderEnv([...spec.env, ...telemetryInstanceEnv(spec, instanceId)], spec.secretEnv, secrets);
     return {
         name: SERVER_CONTAINER_NAME,
         image,
@@ -146,10 +155,15 @@ export interface AzureFileShareRef {
  */
 export function renderServerVolumes(share: AzureFileShareRef): VolumeArgs[] {
     return [
-        { name: VOLUMES.sessionState, azureFile: { shareName: share.shareName, storageAccountName: share.storageAccountName, storageAccountKey: pulumi.secret(share.storageAccountKey) } },
+        sessionStateVolume(share),
         { name: VOLUMES.copilotHome, emptyDir: {} },
         { name: VOLUMES.tmp, emptyDir: {} },
     ];
+}
+
+/** The Azure Files share as the `session-state` volume (servers and the cleanup sidecar mount it). */
+export function sessionStateVolume(share: AzureFileShareRef): VolumeArgs {
+    return { name: VOLUMES.sessionState, azureFile: { shareName: share.shareName, storageAccountName: share.storageAccountName, storageAccountKey: pulumi.secret(share.storageAccountKey) } };
 }
 
 /** Requests (= limits) of the small helper containers (HAProxy, Redis). */
@@ -208,6 +222,30 @@ export function renderRedisContainer(password: pulumi.Input<string>): ContainerA
         readinessProbe: execProbe(check, 5),
         livenessProbe: execProbe(check, 10),
         volumeMounts: [{ name: REDIS_CONFIG_VOLUME, mountPath: REDIS_CONF_DIR, readOnly: true }],
+    };
+}
+
+export const CLEANUP_CONTAINER_NAME = "session-cleanup";
+
+/**
+ * The session-cleanup tool in loop mode (components/spec.ts buildCleanupSpec), as a sidecar: it dials
+ * a server over the group's localhost and inspects in-use lock files on the share, which it mounts
+ * at the session-state path like the servers. Its probes check that the share is mounted; the tool
+ * itself logs every run and exits non-zero only on usage errors (restart policy Always restarts it).
+ */
+export function renderCleanupContainer(cleanup: CleanupSpec, image: pulumi.Input<string>, secrets: SecretValues): ContainerArgs {
+    const cpu = cpuCores(cleanup.resources.cpuLimit);
+    const memoryInGB = memoryGb(cleanup.resources.memoryLimit);
+    const check = ["test", "-d", cleanup.sessionStatePath];
+    return {
+        name: CLEANUP_CONTAINER_NAME,
+        image,
+        command: [...INIT_COMMAND, ...cleanup.args],
+        environmentVariables: renderEnv(cleanup.env, cleanup.secretEnv, secrets),
+        resources: { requests: { cpu, memoryInGB }, limits: { cpu, memoryInGB } },
+        readinessProbe: execProbe(check, 60),
+        livenessProbe: execProbe(check, 60),
+        volumeMounts: [{ name: VOLUMES.sessionState, mountPath: cleanup.sessionStatePath }],
     };
 }
 

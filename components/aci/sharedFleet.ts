@@ -5,7 +5,7 @@ import { CredentialConfig } from "../config";
 import { haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
 import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../redisConfig";
-import { SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
 import {
@@ -14,11 +14,13 @@ import {
     HAPROXY_CONFIG_VOLUME,
     REDIS_CONFIG_VOLUME,
     renderHaproxyContainer,
+    renderCleanupContainer,
     renderRedisContainer,
     renderServerContainer,
     renderServerVolumes,
     secretFile,
     serverTags,
+    sessionStateVolume,
 } from "./render";
 import { ShareRef } from "./storage";
 
@@ -40,6 +42,12 @@ export interface AciSharedFleetArgs {
     readonly connectionToken?: pulumi.Input<string>;
     /** Run Redis for session locks. Default true. */
     readonly redis?: boolean;
+    /**
+     * Run the session-cleanup tool (loop mode) as a sidecar of the load-balancer group, deleting
+     * sessions older than this: it reaches a server through HAProxy on the group's localhost and
+     * mounts the share. Default: no cleanup.
+     */
+    readonly sessionTtlHours?: number;
 }
 
 /** Replica group names: `<fleet>-1` … `<fleet>-N`; replicas are interchangeable, so the index is their identity. */
@@ -84,7 +92,7 @@ export class AciSharedFleet extends pulumi.ComponentResource {
                     containerGroupArgs(args.placement, {
                         containerGroupName: replica,
                         subnetId: args.placement.serverSubnetId,
-                        containers: [renderServerContainer(args.spec, args.image, secrets)],
+                        containers: [renderServerContainer(args.spec, args.image, secrets, replica)],
                         volumes: renderServerVolumes(args.share),
                         ports: [port],
                         tags: serverTags(name, args.cliVersion),
@@ -100,17 +108,21 @@ export class AciSharedFleet extends pulumi.ComponentResource {
                 haproxyConfig({ bind: `*:${port}`, backends: names.map((n, i) => ({ name: n, address: addresses[i] })), connectionToken: t }),
             ),
         );
+        const cleanup =
+            args.sessionTtlHours === undefined ? undefined : buildCleanupSpec({ endpoint: `127.0.0.1:${port}`, ttlHours: args.sessionTtlHours, mode: "loop" });
         const lb = new containerinstance.ContainerGroup(
             `${name}-lb`,
             containerGroupArgs(args.placement, {
                 containerGroupName: `${name}-lb`,
                 subnetId: edgeSubnetId,
-                containers: [renderHaproxyContainer(port)],
-                volumes: [{ name: HAPROXY_CONFIG_VOLUME, secret: { "haproxy.cfg": secretFile(lbConfig) } }],
+                containers: [renderHaproxyContainer(port), ...(cleanup ? [renderCleanupContainer(cleanup, args.image, { [SECRET_KEYS.connectionToken]: token })] : [])],
+                volumes: [{ name: HAPROXY_CONFIG_VOLUME, secret: { "haproxy.cfg": secretFile(lbConfig) } }, ...(cleanup ? [sessionStateVolume(args.share)] : [])],
                 ports: [port],
                 tags: fleetTags(name, args.cliVersion, "load-balancer", "haproxy"),
+                // The cleanup sidecar runs the fleet's own image.
+                pull: cleanup ? args.placement.pull : undefined,
             }),
-            { parent: this },
+            { parent: this, dependsOn: cleanup ? args.placement.dependsOn : undefined },
         );
 
         if (args.redis ?? true) {

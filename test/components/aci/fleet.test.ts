@@ -145,14 +145,33 @@ describe("aci shared fleet, image built into the stack's registry", () => {
         expect(lb.containers[0]).toMatchObject({ name: "haproxy", image: HAPROXY_IMAGE, command: ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"] });
         expect(lb.subnetIds).toEqual([{ id: expect.stringMatching(/network:Subnet\/copilot-net-edge$/) }]);
         for (const g of serverGroups()) expect(inputsOf(g).subnetIds).toEqual([{ id: expect.stringMatching(/network:Subnet\/copilot-net-servers$/) }]);
-        expect(lb.imageRegistryCredentials).toBeUndefined();
         const cfg = decode(lb.volumes[0].secret["haproxy.cfg"] as string);
         const ips = serverGroups().map((g) => (stateOf(g).ipAddress as Obj).ip as string);
         expect(new Set(ips).size).toBe(3);
         for (const [i, ip] of ips.entries()) expect(cfg).toContain(`server copilot-${i + 1} ${ip}:4321 check`);
         expect(cfg).toContain("tcp-check expect string pong");
         expect(cfg).toContain(Buffer.from(await tokenOutput()).toString("hex"));
-        expect(JSON.stringify(lb.containers)).not.toContain(await tokenOutput());
+        // Only the config file carries the token; HAProxy's container spec does not.
+        expect(JSON.stringify(lb.containers[0])).not.toContain(await tokenOutput());
+    });
+
+    it("runs session cleanup (loop mode) beside HAProxy: through the balancer on localhost, on the fleet's share, token secure", async () => {
+        await run({ ...base, sessionTtlHours: "48" });
+        const lb = inputsOf(rec.one(GROUP, "copilot-lb"));
+        const replica = inputsOf(rec.one(GROUP, "copilot-1"));
+        expect(lb.containers.map((c: Obj) => c.name)).toEqual(["haproxy", "session-cleanup"]);
+        const c = lb.containers[1];
+        expect(c.image).toBe(replica.containers[0].image);
+        expect(c.command).toEqual([
+            "/usr/bin/tini", "--", "/usr/local/bin/copilot-session-cleanup", "--endpoint", "127.0.0.1:4321", "--ttl-hours", "48",
+            "--state-dir", SESSION_STATE_PATH, "--timeout-ms", "30000", "--interval", "3600",
+        ]);
+        expect(c.environmentVariables).toContainEqual({ name: "COPILOT_CONNECTION_TOKEN", secureValue: await tokenOutput() });
+        expect(c.volumeMounts).toEqual([{ name: "session-state", mountPath: SESSION_STATE_PATH }]);
+        expect(lb.volumes.find((v: Obj) => v.name === "session-state")).toEqual(replica.volumes[0]);
+        // It runs the fleet's image from the stack's registry, so the group pulls by identity too.
+        expect(lb.imageRegistryCredentials).toEqual(replica.imageRegistryCredentials);
+        expect(c.resources).toEqual({ requests: { cpu: 0.2, memoryInGB: 0.1 }, limits: { cpu: 0.2, memoryInGB: 0.1 } });
     });
 
     it("runs Redis inside the network with its password only in a secret file and a secure env", async () => {
@@ -238,6 +257,14 @@ describe("aci per-user fleet", () => {
             tokens.add(token?.secureValue as string);
         }
         expect(tokens.size).toBe(3);
+        // Each user's cleanup sidecar dials that user's server on localhost with that user's token and share.
+        for (const id of users) {
+            const i = inputsOf(rec.one(GROUP, `copilot-u-${id}`));
+            const cleanup = (i.containers as Obj[]).find((c) => c.name === "session-cleanup") as Obj;
+            expect(cleanup.command).toContain("127.0.0.1:4321");
+            expect(cleanup.environmentVariables).toContainEqual({ name: "COPILOT_CONNECTION_TOKEN", secureValue: out[id].connectionToken });
+            expect(cleanup.volumeMounts).toEqual([{ name: "session-state", mountPath: SESSION_STATE_PATH }]);
+        }
         expect(await pulumiMod.isSecret(outputs.users as pulumi.Output<unknown>)).toBe(true);
         // Only the server subnet exists in per-user mode; it denies server-to-server traffic first.
         const nsg = inputsOf(rec.one("azure-native:network:NetworkSecurityGroup", "copilot-net-servers-nsg"));

@@ -49,7 +49,7 @@ describe("ACI units from the spec's Kubernetes quantities (rounded up, never bel
 
     it("a missing secret value fails loudly instead of rendering an empty secure env", () => {
         const spec = buildServerSpec({ credential: { kind: "githubToken" } });
-        expect(() => renderServerContainer(spec, "img:1.0.0", { "connection-token": "t" })).toThrow("no value for secret key github-token (env COPILOT_GITHUB_TOKEN)");
+        expect(() => renderServerContainer(spec, "img:1.0.0", { "connection-token": "t" }, "copilot-1")).toThrow("no value for secret key github-token (env COPILOT_GITHUB_TOKEN)");
     });
 });
 
