@@ -234,15 +234,17 @@ export const CLEANUP_CONTAINER_NAME = "session-cleanup";
  * itself logs every run and exits non-zero only on usage errors (restart policy Always restarts it).
  */
 export function renderCleanupContainer(cleanup: CleanupSpec, image: pulumi.Input<string>, secrets: SecretValues): ContainerArgs {
-    const cpu = cpuCores(cleanup.resources.cpuLimit);
-    const memoryInGB = memoryGb(cleanup.resources.memoryLimit);
+    // A sidecar may be limited above its own request: its group's total (the server's or HAProxy's
+    // reservation) covers the burst, so it reserves (and bills) only its small request.
+    const requests = { cpu: cpuCores(cleanup.resources.cpuRequest), memoryInGB: memoryGb(cleanup.resources.memoryRequest) };
+    const limits = { cpu: cpuCores(cleanup.resources.cpuLimit), memoryInGB: memoryGb(cleanup.resources.memoryLimit) };
     const check = ["test", "-d", cleanup.sessionStatePath];
     return {
         name: CLEANUP_CONTAINER_NAME,
         image,
         command: [...INIT_COMMAND, ...cleanup.args],
         environmentVariables: renderEnv(cleanup.env, cleanup.secretEnv, secrets),
-        resources: { requests: { cpu, memoryInGB }, limits: { cpu, memoryInGB } },
+        resources: { requests, limits },
         readinessProbe: execProbe(check, 60),
         livenessProbe: execProbe(check, 60),
         volumeMounts: [{ name: VOLUMES.sessionState, mountPath: cleanup.sessionStatePath }],

@@ -171,7 +171,8 @@ describe("aci shared fleet, image built into the stack's registry", () => {
         expect(lb.volumes.find((v: Obj) => v.name === "session-state")).toEqual(replica.volumes[0]);
         // It runs the fleet's image from the stack's registry, so the group pulls by identity too.
         expect(lb.imageRegistryCredentials).toEqual(replica.imageRegistryCredentials);
-        expect(c.resources).toEqual({ requests: { cpu: 0.2, memoryInGB: 0.1 }, limits: { cpu: 0.2, memoryInGB: 0.1 } });
+        // 10m/16Mi requested (rounded up to ACI's 0.1 steps), 200m/64Mi limit within the group's total.
+        expect(c.resources).toEqual({ requests: { cpu: 0.1, memoryInGB: 0.1 }, limits: { cpu: 0.2, memoryInGB: 0.1 } });
     });
 
     it("runs Redis inside the network with its password only in a secret file and a secure env", async () => {
