@@ -291,6 +291,9 @@ export interface CleanupSpecOptions {
     readonly resources?: Partial<ServerResources>;
 }
 
+/** What a stack configures about cleanup; each fleet adds its own endpoint and run mode. */
+export type CleanupSettings = Omit<CleanupSpecOptions, "endpoint" | "mode">;
+
 /** Per-request timeout the tool gets; a list or delete on a healthy server takes milliseconds. */
 const CLEANUP_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -350,7 +353,8 @@ export function buildCleanupSpec(opts: CleanupSpecOptions): CleanupSpec {
         uid: CLI_UID,
         gid: CLI_GID,
         resources: { ...CLEANUP_RESOURCES, ...opts.resources },
-        readinessProbe: { exec: check, initialDelaySeconds: 0, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+        // As often as the server's own readiness: in a per-user pod the sidecar's readiness gates the pod's.
+        readinessProbe: { exec: check, initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
         // Slow to give up: a server still unpacking or restarting is not a reason to restart the cleanup.
         livenessProbe: { exec: check, initialDelaySeconds: 60, periodSeconds: 60, timeoutSeconds: 5, failureThreshold: 10 },
         mode: opts.mode,

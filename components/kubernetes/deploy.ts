@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, FleetConfig } from "../config";
 import { FleetOutputs } from "../outputs";
-import { buildServerSpec } from "../spec";
+import { buildServerSpec, CleanupSettings } from "../spec";
 import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet } from "./sharedFleet";
 
@@ -18,6 +18,11 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
     "pod-security.kubernetes.io/warn": "restricted",
     "app.kubernetes.io/part-of": "copilot-fleet",
 };
+
+/** The cleanup settings a stack's config gives every platform (TTL and interval). */
+export function cleanupSettings(cfg: Pick<FleetConfig, "sessionTtlHours" | "sessionCleanupIntervalMinutes">): CleanupSettings {
+    return { ttlHours: cfg.sessionTtlHours, intervalMinutes: cfg.sessionCleanupIntervalMinutes };
+}
 
 /** Deploys the configured fleet to the cluster of the ambient (or `opts.provider`) Kubernetes provider. */
 export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
@@ -55,6 +60,7 @@ export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.I
             redis: cfg.redis,
             storageClass: cfg.storageClass,
             storageSize: cfg.storageSize,
+            sessionCleanup: cleanupSettings(cfg),
         },
         opts,
     );
@@ -92,6 +98,7 @@ function deployPerUser(
             serviceAnnotations: cfg.serviceAnnotations,
             storageClass: cfg.storageClass,
             storageSize: cfg.storageSize,
+            sessionCleanup: cleanupSettings(cfg),
         },
         opts,
     );

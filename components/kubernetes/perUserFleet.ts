@@ -11,7 +11,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, Exposure, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
-import { buildServerSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
+import { buildCleanupSpec, buildServerSpec, CleanupSettings, CleanupSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
+import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
 import { generatedConnectionToken } from "../tokens";
 import { LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
@@ -145,6 +146,8 @@ export interface UserServerArgs extends UserServerCommonArgs {
     readonly user: UserConfig;
     /** The CLI server spec for this user's credential kind (components/spec.ts `buildServerSpec`). */
     readonly spec: ServerSpec;
+    /** Loop-mode cleanup spec (endpoint 127.0.0.1) run as a sidecar in the server pod. Default none. */
+    readonly cleanup?: CleanupSpec;
 }
 
 /** One user's server: Deployment (1 replica, 0 when suspended), claim, Secret, token, Service, NetworkPolicy. */
@@ -212,7 +215,9 @@ export class UserServer extends pulumi.ComponentResource {
                     strategy: { type: "Recreate" },
                     template: {
                         metadata: { labels },
-                        spec: renderServerPodSpec(spec, args.image, names.secret, names.claim),
+                        spec: args.cleanup
+                            ? withCleanupSidecar(renderServerPodSpec(spec, args.image, names.secret, names.claim), renderCleanupContainer(args.cleanup, args.image, names.secret))
+                            : renderServerPodSpec(spec, args.image, names.secret, names.claim),
                     },
                 },
             },
@@ -264,6 +269,8 @@ export interface PerUserFleetArgs extends UserServerCommonArgs {
     readonly users: readonly UserConfig[];
     /** Server spec options (idle timeout, resources, shutdown). The credential is chosen per user. Default: spec defaults. */
     readonly server?: Omit<ServerSpecOptions, "credential">;
+    /** Session cleanup (TTL, interval): a loop-mode sidecar in every user's pod. Default none. */
+    readonly sessionCleanup?: CleanupSettings;
 }
 
 /**
@@ -338,6 +345,8 @@ export class PerUserFleet extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // One spec for every user: the sidecar dials its own pod's server.
+        const cleanup = args.sessionCleanup ? buildCleanupSpec({ ...args.sessionCleanup, endpoint: `127.0.0.1:${fleetSpec.port}`, mode: "loop" }) : undefined;
         const servers = new Map<string, UserServer>();
         withoutPromiseStacks(() => {
             for (const user of args.users) servers.set(
@@ -351,6 +360,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         image: args.image,
                         cliVersion: args.cliVersion,
                         spec: specFor(userCredentialKind(user, args.credential)),
+                        cleanup,
                         credential: args.credential,
                         exposure: args.exposure,
                         allowedCidrs: args.allowedCidrs,

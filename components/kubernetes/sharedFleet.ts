@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
 
 export { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE };
-import { SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
+import { SessionCleanup } from "./cleanup";
 import { generatedConnectionToken } from "../tokens";
 import { Redis } from "./redis";
 import {
@@ -50,6 +51,8 @@ export interface SharedFleetArgs {
     readonly storageClass?: pulumi.Input<string>;
     /** Size of the session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
+    /** Session cleanup (TTL, interval): a CronJob through the fleet Service. Default none. */
+    readonly sessionCleanup?: CleanupSettings;
 }
 
 /** The load-balancer Service spec for an exposure; pure so tests and the per-user fleet share it. */
@@ -231,6 +234,23 @@ export class SharedFleet extends pulumi.ComponentResource {
         if (args.redis ?? true) {
             const redis = new Redis(`${name}-redis`, { namespace: args.namespace, fleet: name, allowedPodLabels: selector }, { parent: this });
             this.redisUrl = redis.url;
+        }
+
+        if (args.sessionCleanup) {
+            new SessionCleanup(
+                `${name}-session-cleanup`,
+                {
+                    namespace: args.namespace,
+                    fleet: name,
+                    image: args.image,
+                    cliVersion: args.cliVersion,
+                    // The Service's short name resolves inside the namespace; any replica can delete any session.
+                    spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${name}:${spec.port}`, mode: "once" }),
+                    secretName: secret.metadata.name,
+                    claimName: claim.metadata.name,
+                },
+                { parent: this, dependsOn: [service] },
+            );
         }
 
         this.endpoint = endpointFor(service, exposure, spec.port);

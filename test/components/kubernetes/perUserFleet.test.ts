@@ -162,7 +162,9 @@ describe("per-user fleet on Kubernetes: three users", () => {
         expect(spec.template.metadata.labels).toMatchObject(spec.selector.matchLabels);
         // Same container, probes, resources, security context and shutdown as the shared fleet; only the Secret and claim names differ.
         const rename = (o: Obj, from: string[], to: string[]) => JSON.parse(from.reduce((s, f, i) => s.split(`"${f}"`).join(`"${to[i]}"`), JSON.stringify(o)));
-        expect(rename(podSpec(mine), ["copilot-u-alice-credentials", "copilot-u-alice-state"], ["SECRET", "CLAIM"])).toEqual(
+        // The per-user pod adds the session-cleanup sidecar (test/components/kubernetes/cleanup.test.ts); the server container is the same.
+        const withoutSidecar = { ...podSpec(mine), containers: (podSpec(mine).containers as Obj[]).filter((c) => c.name !== "session-cleanup") };
+        expect(rename(withoutSidecar, ["copilot-u-alice-credentials", "copilot-u-alice-state"], ["SECRET", "CLAIM"])).toEqual(
             rename({ ...podSpec(shared), topologySpreadConstraints: undefined }, ["copilot-credentials", "copilot-session-state"], ["SECRET", "CLAIM"]),
         );
         expect(container(mine).resources).toEqual({ requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } });

@@ -30,9 +30,11 @@ describe("shared fleet on Kubernetes (replicas=3)", () => {
         expect(set).toEqual(
             [
                 "copilot-fleet:kubernetes:Redis copilot-redis",
+                "copilot-fleet:kubernetes:SessionCleanup copilot-session-cleanup",
                 "copilot-fleet:kubernetes:SharedFleet copilot",
                 "kubernetes:apps/v1:Deployment copilot",
                 "kubernetes:apps/v1:Deployment copilot-redis",
+                "kubernetes:batch/v1:CronJob copilot-session-cleanup",
                 "kubernetes:core/v1:Namespace copilot-fleet",
                 "kubernetes:core/v1:PersistentVolumeClaim copilot-session-state",
                 "kubernetes:core/v1:Secret copilot-credentials",
