@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Mode, Platform } from "./outputs";
-import { CLEANUP_INTERVAL_HINT, DEFAULT_CLEANUP_INTERVAL_MINUTES, isCleanupInterval, ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
+import { CLEANUP_INTERVAL_HINT, CleanupSettings, DEFAULT_CLEANUP_INTERVAL_MINUTES, isCleanupInterval, ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
 
 export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
 export type ImagePlatform = (typeof IMAGE_PLATFORMS)[number];
@@ -139,6 +139,11 @@ export interface FleetConfig {
     readonly resourceGroupName?: string;
     /** ACI: the fleet's virtual network (IPv4 CIDR, /8 to /24). */
     readonly vnetAddressSpace: string;
+}
+
+/** The session-cleanup settings every platform takes from the stack's config (TTL and interval). */
+export function cleanupSettings(cfg: Pick<FleetConfig, "sessionTtlHours" | "sessionCleanupIntervalMinutes">): CleanupSettings {
+    return { ttlHours: cfg.sessionTtlHours, intervalMinutes: cfg.sessionCleanupIntervalMinutes };
 }
 
 /** A configuration mistake: `key`, the offending value (as the user wrote it) and what is accepted. */

@@ -4,7 +4,7 @@
  * input shapes (azure-native flattens ARM's `properties`, so container fields sit on the container).
  */
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
-import { asRecord, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, labelsSayRedis, labelsSayServer, MountView } from "./common";
+import { asRecord, commandLooksLikeCleanup, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, labelsSayRedis, labelsSayServer, MountView } from "./common";
 import { ENV } from "../components/spec";
 
 /** Matches the default module token and explicit API-version modules (`containerinstance/v20230501`). */
@@ -91,6 +91,7 @@ export function aciContainerViews(groupName: string, props: AciContainerGroupPro
             where: `${isInit ? "init container" : "container"} "${c.name}" of container group "${groupName}"`,
             isServer: () =>
                 !isInit &&
+                !commandLooksLikeCleanup(commandLine()) &&
                 (commandLooksLikeServer(commandLine()) ||
                     (labelsSayServer(tags()) && (c.name === "copilot" || (props.containers ?? []).length === 1)) ||
                     env().some((e) => e.name === ENV.connectionToken || e.name === ENV.home)),

@@ -119,6 +119,14 @@ export function commandLooksLikeServer(commandLine: readonly string[]): boolean 
     return /[\s/"']copilot[\s"']/.test(joined) && /[\s"']--headless[\s="']/.test(joined);
 }
 
+/**
+ * The in-image session cleanup (components/spec.ts CLEANUP_PATH). It runs from the server image and
+ * holds the connection token, so image- and env-based server heuristics would otherwise claim it.
+ */
+export function commandLooksLikeCleanup(commandLine: readonly string[]): boolean {
+    return commandLine.some((a) => /(^|\/)copilot-session-cleanup$/.test(a));
+}
+
 export function commandLooksLikeRedis(commandLine: readonly string[], image: string | undefined): boolean {
     if (commandLine.some((a) => /(^|[\s/])redis-server(\s|$)/.test(a))) return true;
     return image !== undefined && /(^|\/)redis(:|@|$)/.test(image);

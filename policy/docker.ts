@@ -6,7 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs, validateResourceOfType } from "@pulumi/policy";
-import { commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, labelsSayRedis, labelsSayServer, MountView, pulumiTypeOf } from "./common";
+import { commandLooksLikeCleanup, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, labelsSayRedis, labelsSayServer, MountView, pulumiTypeOf } from "./common";
 
 export type DockerContainerProps = pulumi.Unwrap<docker.ContainerArgs>;
 
@@ -66,9 +66,8 @@ export function dockerContainerView(name: string, props: DockerContainerProps): 
         init: false,
         where: `docker container "${name}"`,
         isServer: () =>
-            labelsSayServer(labels()) ||
-            commandLooksLikeServer(commandLine()) ||
-            /^copilot(-cli)?$/.test(imageRepoName(props.image ?? "")),
+            !commandLooksLikeCleanup(commandLine()) &&
+            (labelsSayServer(labels()) || commandLooksLikeServer(commandLine()) || /^copilot(-cli)?$/.test(imageRepoName(props.image ?? ""))),
         isRedis: () => labelsSayRedis(labels()) || commandLooksLikeRedis(commandLine(), props.image),
         labels,
         image: () => props.image,

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FleetConfig } from "../config";
+import { cleanupSettings, FleetConfig } from "../config";
 import type { StackOutputs } from "../kubernetes/deploy";
 import { buildServerSpec } from "../spec";
 import { DockerPerUserFleet } from "./perUserFleet";
@@ -9,12 +9,12 @@ import { DockerSharedFleet } from "./sharedFleet";
 export function deployDocker(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
     const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources, telemetry: cfg.telemetry });
     if (cfg.mode === "per-user") {
-        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users }, opts);
+        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, sessionCleanup: cleanupSettings(cfg) }, opts);
         return { platform: "docker", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
     }
     const fleet = new DockerSharedFleet(
         name,
-        { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis },
+        { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis, sessionCleanup: cleanupSettings(cfg) },
         opts,
     );
     return {

@@ -2,8 +2,9 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
-import { ENV, SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, CleanupSettings, ENV, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
+import { DockerSessionCleanup } from "./cleanup";
 import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 import { fleetLabels } from "./sharedFleet";
 
@@ -14,6 +15,8 @@ export interface DockerPerUserFleetArgs {
     /** The service credential; a user's own `githubToken` takes precedence for that user. */
     readonly credential: CredentialConfig;
     readonly users: readonly UserConfig[];
+    /** Session cleanup (TTL, interval): a loop-mode container per user, on that user's network. Default none. */
+    readonly sessionCleanup?: CleanupSettings;
 }
 
 /**
@@ -53,6 +56,21 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                 },
                 { parent: this, ...SECRET_CONTAINER_OPTIONS },
             );
+            if (args.sessionCleanup) {
+                new DockerSessionCleanup(
+                    `${base}-session-cleanup`,
+                    {
+                        spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${base}:${spec.port}`, mode: "loop" }),
+                        image: args.image,
+                        network: network.name,
+                        volume: volume.name,
+                        secrets: { [SECRET_KEYS.connectionToken]: token },
+                        labels,
+                        running: !user.suspended,
+                    },
+                    { parent: this, dependsOn: [container] },
+                );
+            }
             entries.push(
                 pulumi.all([publishedEndpoint(container), token]).apply(([endpoint, connectionToken]) => [user.id, { endpoint, connectionToken, suspended: user.suspended }] as [string, UserOutput]),
             );

@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig } from "../config";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
-import { SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
+import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
 import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 
@@ -24,6 +25,8 @@ export interface DockerSharedFleetArgs {
     readonly connectionToken?: pulumi.Input<string>;
     /** Run Redis for session locks. Default true. */
     readonly redis?: boolean;
+    /** Session cleanup (TTL, interval): one loop-mode container through the load balancer. Default none. */
+    readonly sessionCleanup?: CleanupSettings;
 }
 
 export function fleetLabels(fleet: string, cliVersion: string): Record<string, string> {
@@ -112,6 +115,21 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: containers, ...SECRET_CONTAINER_OPTIONS },
         );
+
+        if (args.sessionCleanup) {
+            new DockerSessionCleanup(
+                `${name}-session-cleanup`,
+                {
+                    spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${name}-lb:${args.spec.port}`, mode: "loop" }),
+                    image: args.image,
+                    network: network.name,
+                    volume: volume.name,
+                    secrets: { [SECRET_KEYS.connectionToken]: token },
+                    labels,
+                },
+                { parent: this, dependsOn: [lb] },
+            );
+        }
 
         if (args.redis ?? true) {
             this.redisUrl = new DockerRedis(`${name}-redis`, { network: network.name, labels }, { parent: this }).url;

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, FleetConfig } from "../config";
+import { cleanupSettings, ConfigError, FleetConfig } from "../config";
 import { FleetOutputs } from "../outputs";
-import { buildServerSpec, CleanupSettings } from "../spec";
+import { buildServerSpec } from "../spec";
 import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet } from "./sharedFleet";
 
@@ -18,11 +18,6 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
     "pod-security.kubernetes.io/warn": "restricted",
     "app.kubernetes.io/part-of": "copilot-fleet",
 };
-
-/** The cleanup settings a stack's config gives every platform (TTL and interval). */
-export function cleanupSettings(cfg: Pick<FleetConfig, "sessionTtlHours" | "sessionCleanupIntervalMinutes">): CleanupSettings {
-    return { ttlHours: cfg.sessionTtlHours, intervalMinutes: cfg.sessionCleanupIntervalMinutes };
-}
 
 /** Deploys the configured fleet to the cluster of the ambient (or `opts.provider`) Kubernetes provider. */
 export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {

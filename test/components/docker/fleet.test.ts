@@ -44,12 +44,14 @@ describe("docker platform: the dev stack", () => {
         expect(set).toEqual(
             [
                 "copilot-fleet:docker:Redis copilot-redis",
+                "copilot-fleet:docker:SessionCleanup copilot-session-cleanup",
                 "copilot-fleet:docker:SharedFleet copilot",
                 "copilot-fleet:image:CopilotImage copilot-image",
                 "docker:index/container:Container copilot-1",
                 "docker:index/container:Container copilot-2",
                 "docker:index/container:Container copilot-lb",
                 "docker:index/container:Container copilot-redis",
+                "docker:index/container:Container copilot-session-cleanup",
                 "docker:index/image:Image copilot-image",
                 "docker:index/network:Network copilot-net",
                 "docker:index/remoteImage:RemoteImage copilot-lb-image",
