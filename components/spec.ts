@@ -311,7 +311,7 @@ export function cleanupSchedule(intervalMinutes: number): string {
     return hours === 1 ? "7 * * * *" : hours === 24 ? "7 0 * * *" : `7 */${hours} * * *`;
 }
 
-export const CLEANUP_INTERVAL_HINT = "5, 10, 15, 20, 30 minutes or 60, 120, 180, 240, 360, 480, 720, 1440 (whole hours that divide a day)";
+export const CLEANUP_INTERVAL_HINT = "minutes that divide an hour (5, 6, 10, 12, 15, 20, 30) or whole hours that divide a day (60, 120, 180, 240, 360, 480, 720, 1440)";
 
 /** Intervals that a cron line can express exactly (and that are not too frequent to be sensible). */
 export function isCleanupInterval(m: number): boolean {

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLEANUP_EXIT, ENV } from "../../components/spec";
 import { startLocalFleet, type LocalFleet } from "../../smoke/local-fleet";
 import { ClientPool, sessionConfig, turn } from "../helpers/fleet";
+import { compileCleanupTool } from "./build";
 
-const TOOLS = path.join(__dirname, "../../images/copilot-cli/tools");
 const TTL_HOURS = 24;
 const OLD_MS = 72 * 3600_000;
 
@@ -96,11 +96,7 @@ async function newSession(endpoint: string, prompt: string): Promise<CopilotSess
 
 beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), "copilot-cleanup-test-"));
-    tool = path.join(work, "copilot-session-cleanup");
-    const cc = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", tool, path.join(TOOLS, "copilot-session-cleanup.c"), path.join(TOOLS, "rpc.c")], {
-        encoding: "utf8",
-    });
-    if (cc.status !== 0) throw new Error(`gcc failed: ${cc.stderr}`);
+    tool = compileCleanupTool(work);
 
     fleet = await startLocalFleet({ replicas: 2, redis: false });
     token = fleet.outputs.connectionToken as string;

@@ -198,7 +198,7 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
         ...["7", "90", "0", "2880", "1.5", ""].map((v): [string, Record<string, string>, string] => [
             `sessionCleanupIntervalMinutes ${JSON.stringify(v)} (no cron schedule fires at that interval)`,
             { ...base, sessionCleanupIntervalMinutes: v },
-            `sessionCleanupIntervalMinutes: ${JSON.stringify(v)} is not accepted; use 5, 10, 15, 20, 30 minutes or 60, 120, 180, 240, 360, 480, 720, 1440 (whole hours that divide a day)`,
+            `sessionCleanupIntervalMinutes: ${JSON.stringify(v)} is not accepted; use minutes that divide an hour (5, 6, 10, 12, 15, 20, 30) or whole hours that divide a day (60, 120, 180, 240, 360, 480, 720, 1440)`,
         ]),
         ["users not JSON", { ...base, mode: "per-user", users: "alice,bob" }, 'users: "alice,bob" is not a list (set it with `pulumi config set --path` or as a YAML a list)'],
         ["resources bad quantity", { ...base, resources: '{"memoryLimit":"lots"}' }, 'resources.memoryLimit: "lots" is not a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"'],

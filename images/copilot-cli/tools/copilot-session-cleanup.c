@@ -308,9 +308,12 @@ static int run_once(const options *o) {
         goto summary;
     }
     double now = wall_now();
+    n.listed = list.doc.toks[sessions].size;
     int i = sessions + 1;
     for (int k = 0; k < list.doc.toks[sessions].size; k++, i = list.doc.toks[i].next) {
-        n.listed++;
+        /* SIGTERM mid-run: stop between sessions (never inside one) so the summary still goes out
+         * well within the platform's grace period. */
+        if (stop_requested) break;
         char id[MAX_ID], modified[64], why[1024];
         if (json_string(&list.doc, json_get(&list.doc, i, "sessionId"), id, sizeof id) != 0 || !safe_id(id)) {
             n.errors++;
