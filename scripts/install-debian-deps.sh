@@ -4,8 +4,9 @@
 #   redis-server, haproxy             the local fleet's session-lock store and TCP load balancer
 #   buildah, podman, runc, debootstrap build and run the image without a Docker engine (tests, bench)
 #   uidmap, fuse-overlayfs, slirp4netns, netavark, aardvark-dns   what podman needs to run containers
+#   gcc, libc6-dev                    test/cleanup compiles the image's C tools on the host
 set -euo pipefail
-PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns ca-certificates)
+PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns gcc libc6-dev ca-certificates)
 if [ "${1:-}" = "--demo-only" ]; then PACKAGES=(redis-server haproxy ca-certificates); fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
