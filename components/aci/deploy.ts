@@ -1,7 +1,7 @@
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
-import { FleetConfig } from "../config";
+import { cleanupSettings, FleetConfig } from "../config";
 import type { ImagePushTarget } from "../deploy";
 import type { StackOutputs } from "../kubernetes/deploy";
 import { REDIS_PORT } from "../redisConfig";
@@ -86,7 +86,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     if (cfg.mode === "per-user") {
         const fleet = new AciPerUserFleet(
             name,
-            { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, shares: store.shares, sessionTtlHours: cfg.sessionTtlHours },
+            { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, shares: store.shares, sessionCleanup: cleanupSettings(cfg) },
             opts,
         );
         return { platform: "aci", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
@@ -95,7 +95,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     if (share === undefined) throw new Error("the shared fleet's share was not created");
     const fleet = new AciSharedFleet(
         name,
-        { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, share, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis, sessionTtlHours: cfg.sessionTtlHours },
+        { placement, image: imageRef, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, share, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis, sessionCleanup: cleanupSettings(cfg) },
         opts,
     );
     return {

@@ -2,7 +2,7 @@ import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
-import { buildCleanupSpec, ENV, SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, CleanupSettings, ENV, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
 import { userGroupName } from "./naming";
@@ -19,8 +19,8 @@ export interface AciPerUserFleetArgs {
     readonly users: readonly UserConfig[];
     /** Each user's own share, by user id. */
     readonly shares: ReadonlyMap<string, ShareRef>;
-    /** Run the session-cleanup sidecar in each user's group, deleting sessions older than this. Default: no cleanup. */
-    readonly sessionTtlHours?: number;
+    /** Run the session-cleanup sidecar in each user's group, by these settings. Default: no cleanup. */
+    readonly sessionCleanup?: CleanupSettings;
 }
 
 /**
@@ -37,7 +37,7 @@ export class AciPerUserFleet extends pulumi.ComponentResource {
         super("copilot-fleet:aci:PerUserFleet", name, {}, opts);
         const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
         // The sidecar shares the group's localhost with that user's server, and only that user's share and token.
-        const cleanup = args.sessionTtlHours === undefined ? undefined : buildCleanupSpec({ endpoint: `127.0.0.1:${args.spec.port}`, ttlHours: args.sessionTtlHours, mode: "loop" });
+        const cleanup = args.sessionCleanup === undefined ? undefined : buildCleanupSpec({ ...args.sessionCleanup, endpoint: `127.0.0.1:${args.spec.port}`, mode: "loop" });
         for (const user of args.users) {
             const groupName = userGroupName(name, user.id);
             const share = args.shares.get(user.id);

@@ -5,7 +5,7 @@ import { CredentialConfig } from "../config";
 import { haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
 import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../redisConfig";
-import { buildCleanupSpec, SECRET_KEYS, ServerSpec } from "../spec";
+import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
 import {
@@ -43,11 +43,11 @@ export interface AciSharedFleetArgs {
     /** Run Redis for session locks. Default true. */
     readonly redis?: boolean;
     /**
-     * Run the session-cleanup tool (loop mode) as a sidecar of the load-balancer group, deleting
-     * sessions older than this: it reaches a server through HAProxy on the group's localhost and
+     * Run the session-cleanup tool (loop mode) as a sidecar of the load-balancer group with these
+     * settings (TTL, interval): it reaches a server through HAProxy on the group's localhost and
      * mounts the share. Default: no cleanup.
      */
-    readonly sessionTtlHours?: number;
+    readonly sessionCleanup?: CleanupSettings;
 }
 
 /** Replica group names: `<fleet>-1` … `<fleet>-N`; replicas are interchangeable, so the index is their identity. */
@@ -109,7 +109,7 @@ export class AciSharedFleet extends pulumi.ComponentResource {
             ),
         );
         const cleanup =
-            args.sessionTtlHours === undefined ? undefined : buildCleanupSpec({ endpoint: `127.0.0.1:${port}`, ttlHours: args.sessionTtlHours, mode: "loop" });
+            args.sessionCleanup === undefined ? undefined : buildCleanupSpec({ ...args.sessionCleanup, endpoint: `127.0.0.1:${port}`, mode: "loop" });
         const lb = new containerinstance.ContainerGroup(
             `${name}-lb`,
             containerGroupArgs(args.placement, {

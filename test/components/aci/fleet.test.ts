@@ -156,7 +156,7 @@ describe("aci shared fleet, image built into the stack's registry", () => {
     });
 
     it("runs session cleanup (loop mode) beside HAProxy: through the balancer on localhost, on the fleet's share, token secure", async () => {
-        await run({ ...base, sessionTtlHours: "48" });
+        await run({ ...base, sessionTtlHours: "48", sessionCleanupIntervalMinutes: "15" });
         const lb = inputsOf(rec.one(GROUP, "copilot-lb"));
         const replica = inputsOf(rec.one(GROUP, "copilot-1"));
         expect(lb.containers.map((c: Obj) => c.name)).toEqual(["haproxy", "session-cleanup"]);
@@ -164,8 +164,10 @@ describe("aci shared fleet, image built into the stack's registry", () => {
         expect(c.image).toBe(replica.containers[0].image);
         expect(c.command).toEqual([
             "/usr/bin/tini", "--", "/usr/local/bin/copilot-session-cleanup", "--endpoint", "127.0.0.1:4321", "--ttl-hours", "48",
-            "--state-dir", SESSION_STATE_PATH, "--timeout-ms", "30000", "--interval", "3600",
+            "--state-dir", SESSION_STATE_PATH, "--timeout-ms", "30000", "--interval", "900",
         ]);
+        // Probes: the in-image health check against the same endpoint (can it reach and authenticate to a server).
+        for (const probe of [c.readinessProbe, c.livenessProbe]) expect(probe.exec).toEqual({ command: [HEALTHCHECK_PATH, "--host", "127.0.0.1", "--port", "4321"] });
         expect(c.environmentVariables).toContainEqual({ name: "COPILOT_CONNECTION_TOKEN", secureValue: await tokenOutput() });
         expect(c.volumeMounts).toEqual([{ name: "session-state", mountPath: SESSION_STATE_PATH }]);
         expect(lb.volumes.find((v: Obj) => v.name === "session-state")).toEqual(replica.volumes[0]);
