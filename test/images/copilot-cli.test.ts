@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStubModel } from "../../smoke/local/stub-model";
 import type { StubModel } from "../../smoke/local/stub-model";
 import {
+    CLEANUP_EXIT,
+    CLEANUP_PATH,
     CLI_CACHE_PATH,
     CLI_GID,
     CLI_HOME,
@@ -297,6 +299,18 @@ describe("running containers", () => {
         const own = await session.exec(b.id, ["stat", "-c", "%u", `${SESSION_STATE_PATH}/${s1.sessionId}/events.jsonl`]);
         expect(own.stdout.trim()).toBe(String(CLI_UID));
     }, 180_000);
+
+    it("carries the session cleanup, which runs as the CLI user: lists the shared sessions, deletes no fresh one, refuses a wrong token", async () => {
+        const args = [CLEANUP_PATH, "--endpoint", `127.0.0.1:${a.port}`, "--ttl-hours", "24", "--state-dir", SESSION_STATE_PATH];
+        const ok = await session.exec(a.id, args);
+        expect(ok.code, ok.stderr).toBe(CLEANUP_EXIT.ran);
+        const summary = JSON.parse(ok.stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
+        expect(summary).toMatchObject({ event: "cleanup.summary", ok: true, expired: 0, deleted: 0, errors: 0 });
+        expect(summary.listed).toBeGreaterThanOrEqual(1);
+        const bad = await session.exec(a.id, args, { env: { [ENV.connectionToken]: "wrong" } });
+        expect(bad.code).toBe(CLEANUP_EXIT.auth);
+        expect(bad.stdout).toContain('"error":"connect refused: AUTHENTICATION_FAILED"');
+    }, 60_000);
 
     it("SIGTERM reaches the CLI through tini (stops well before the kill timeout)", async () => {
         const t0 = Date.now();
