@@ -192,6 +192,15 @@ describe("copilot-session-cleanup on a local fleet", () => {
         expect(await turn(s, "still here")).toBeTruthy();
     });
 
+    it("why the tool checks locks itself: the replica holding the session open deletes it when asked", async () => {
+        const A = fleet.server("replica-0");
+        expect(lockFiles(ids.inUse)).toEqual([`inuse.${A.pid}.hold`, `inuse.${A.pid}.lock`]);
+        const c = pool.client(A.endpoint);
+        await c.start();
+        await c.deleteSession(ids.inUse);
+        expect(existsSync(path.join(stateDir, ids.inUse))).toBe(false);
+    });
+
     it("keeps a session whose lock names the serving replica's PID while a live process holds its flock", async () => {
         const A = fleet.server("replica-0");
         const s = await newSession(A.endpoint, "turn for held");
