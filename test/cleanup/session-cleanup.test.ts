@@ -206,7 +206,8 @@ describe("copilot-session-cleanup on a local fleet", () => {
         const s = await newSession(A.endpoint, "turn for held");
         await s.disconnect();
         fakeLock(s.sessionId, A.pid);
-        const holder = spawn("flock", ["-x", path.join(stateDir, s.sessionId, `inuse.${A.pid}.hold`), "sleep", "120"], { stdio: "ignore" });
+        // --no-fork: flock execs sleep itself, so killing this one PID releases the lock and leaves no child behind.
+        const holder = spawn("flock", ["--no-fork", "-x", path.join(stateDir, s.sessionId, `inuse.${A.pid}.hold`), "sleep", "120"], { stdio: "ignore" });
         holders.push(holder);
         await waitFor(() => readFileSync("/proc/locks", "utf8").includes(` ${holder.pid} `), 5000);
         age(s.sessionId, OLD_MS);
