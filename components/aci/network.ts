@@ -16,6 +16,7 @@ import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import type { network as netInputs } from "@pulumi/azure-native/types/input";
 import { Exposure } from "../config";
+import { HAPROXY_METRICS_PORT } from "../haproxy";
 import { Mode } from "../outputs";
 import { nameOf } from "./group";
 
@@ -77,7 +78,8 @@ export function serverSubnetRules(o: RuleOptions): SecurityRule[] {
 /** Inbound rules of the edge subnet (shared mode: HAProxy and Redis). */
 export function edgeSubnetRules(o: RuleOptions): SecurityRule[] {
     return [
-        rule("allow-clients", 120, "Allow", clientSources(o.exposure, o.allowedCidrs, o.addressSpace), [o.port, o.redisPort]),
+        // The balancer's Prometheus /metrics too: a scraper sits where clients do (it shows health, never the token).
+        rule("allow-clients", 120, "Allow", clientSources(o.exposure, o.allowedCidrs, o.addressSpace), [o.port, o.redisPort, HAPROXY_METRICS_PORT]),
         rule("deny-vnet", 4000, "Deny", ["VirtualNetwork"], "*"),
     ];
 }

@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { containerinstance as aci } from "@pulumi/azure-native/types/input";
-import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE } from "../haproxy";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT } from "../haproxy";
 import { REDIS_IMAGE, REDIS_PORT } from "../redisConfig";
 import { CleanupSpec, ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
 
@@ -197,7 +197,10 @@ export function renderHaproxyContainer(port: number): ContainerArgs {
         image: HAPROXY_IMAGE,
         // `-W -db` is what the image's entrypoint adds, and ACI's `command` replaces the entrypoint.
         command: ["haproxy", "-W", "-db", "-f", HAPROXY_CONFIG_PATH],
-        ports: [{ port, protocol: "TCP" }],
+        ports: [
+            { port, protocol: "TCP" },
+            { port: HAPROXY_METRICS_PORT, protocol: "TCP" },
+        ],
         resources: helperResources(),
         readinessProbe: execProbe(check, 10),
         livenessProbe: execProbe(check, 10),

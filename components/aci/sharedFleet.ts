@@ -2,7 +2,7 @@ import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CredentialConfig } from "../config";
-import { haproxyConfig } from "../haproxy";
+import { HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
 import { ReplicaOutput } from "../outputs";
 import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../redisConfig";
 import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
@@ -105,7 +105,12 @@ export class AciSharedFleet extends pulumi.ComponentResource {
 
         const lbConfig = pulumi.secret(
             pulumi.all([token, ...endpoints]).apply(([t, ...addresses]) =>
-                haproxyConfig({ bind: `*:${port}`, backends: names.map((n, i) => ({ name: n, address: addresses[i] })), connectionToken: t }),
+                haproxyConfig({
+                    bind: `*:${port}`,
+                    backends: names.map((n, i) => ({ name: n, address: addresses[i] })),
+                    connectionToken: t,
+                    metricsBind: `*:${HAPROXY_METRICS_PORT}`,
+                }),
             ),
         );
         const cleanup =
@@ -117,7 +122,7 @@ export class AciSharedFleet extends pulumi.ComponentResource {
                 subnetId: edgeSubnetId,
                 containers: [renderHaproxyContainer(port), ...(cleanup ? [renderCleanupContainer(cleanup, args.image, { [SECRET_KEYS.connectionToken]: token })] : [])],
                 volumes: [{ name: HAPROXY_CONFIG_VOLUME, secret: { "haproxy.cfg": secretFile(lbConfig) } }, ...(cleanup ? [sessionStateVolume(args.share)] : [])],
-                ports: [port],
+                ports: [port, HAPROXY_METRICS_PORT],
                 tags: fleetTags(name, args.cliVersion, "load-balancer", "haproxy"),
                 // The cleanup sidecar runs the fleet's own image.
                 pull: cleanup ? args.placement.pull : undefined,

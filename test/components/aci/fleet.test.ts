@@ -150,6 +150,12 @@ describe("aci shared fleet, image built into the stack's registry", () => {
         expect(new Set(ips).size).toBe(3);
         for (const [i, ip] of ips.entries()) expect(cfg).toContain(`server copilot-${i + 1} ${ip}:4321 check`);
         expect(cfg).toContain("tcp-check expect string pong");
+        // Prometheus /metrics on 8404, exposed on the group's private IP beside the client port.
+        expect(cfg).toContain("    bind *:8404");
+        expect(lb.ipAddress.ports).toEqual([
+            { port: 4321, protocol: "TCP" },
+            { port: 8404, protocol: "TCP" },
+        ]);
         expect(cfg).toContain(Buffer.from(await tokenOutput()).toString("hex"));
         // Only the config file carries the token; HAProxy's container spec does not.
         expect(JSON.stringify(lb.containers[0])).not.toContain(await tokenOutput());

@@ -120,7 +120,7 @@ describe("network security rules", () => {
         ]);
         expect(edgeSubnetRules({ ...o, mode: "shared", exposure: "internal", allowedCidrs: ["10.50.0.0/16", "10.60.0.0/16"] })[0]).toMatchObject({
             sourceAddressPrefixes: ["10.50.0.0/16", "10.60.0.0/16"],
-            destinationPortRanges: ["4321", "6379"],
+            destinationPortRanges: ["4321", "6379", "8404"],
         });
     });
 
