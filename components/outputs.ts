@@ -17,6 +17,14 @@ export interface ReplicaOutput {
     readonly pid?: number;
 }
 
+/**
+ * Replica names on platforms that name each server (Docker containers, ACI groups): `<fleet>-1` …
+ * `<fleet>-N`. Replicas are interchangeable, so the index is their identity.
+ */
+export function replicaNames(fleet: string, replicas: number): string[] {
+    return Array.from({ length: replicas }, (_, i) => `${fleet}-${i + 1}`);
+}
+
 /** BYOK provider settings that clients pass on every create and resume (secret: carries apiKey). */
 export interface ProviderOutput {
     readonly type: string;

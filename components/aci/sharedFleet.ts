@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CredentialConfig } from "../config";
 import { HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
-import { ReplicaOutput } from "../outputs";
+import { ReplicaOutput, replicaNames } from "../outputs";
 import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../redisConfig";
 import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
@@ -50,11 +50,6 @@ export interface AciSharedFleetArgs {
     readonly sessionCleanup?: CleanupSettings;
 }
 
-/** Replica group names: `<fleet>-1` … `<fleet>-N`; replicas are interchangeable, so the index is their identity. */
-export function replicaGroupNames(fleet: string, replicas: number): string[] {
-    return Array.from({ length: replicas }, (_, i) => `${fleet}-${i + 1}`);
-}
-
 /**
  * Shared fleet on ACI: one container group per replica on one Azure Files share, an HAProxy group in
  * front (the same JSON-RPC health check as Docker) and Redis with a password, all on private IPs in
@@ -84,7 +79,7 @@ export class AciSharedFleet extends pulumi.ComponentResource {
         const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
         if (args.credential.kind === "githubToken") secrets[SECRET_KEYS.githubToken] = args.credential.githubToken;
 
-        const names = replicaGroupNames(name, args.replicas ?? DEFAULT_REPLICAS);
+        const names = replicaNames(name, args.replicas ?? DEFAULT_REPLICAS);
         const groups = names.map(
             (replica) =>
                 new containerinstance.ContainerGroup(

@@ -7,7 +7,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CleanupSpec } from "../spec";
-import { quantityToCpus, quantityToMegabytes, SECRET_CONTAINER_OPTIONS, SecretValues } from "./render";
+import { quantityToCpus, quantityToMegabytes, renderEnvs, SECRET_CONTAINER_OPTIONS, SecretValues } from "./render";
 
 type ContainerArgs = docker.ContainerArgs;
 
@@ -28,12 +28,7 @@ export interface CleanupContainerOptions {
 /** The loop-mode cleanup container: token in secret envs, the session-state volume, read-only root, limits. */
 export function renderCleanupContainer(spec: CleanupSpec, o: CleanupContainerOptions): Omit<ContainerArgs, "name"> {
     if (spec.mode !== "loop") throw new Error(`Docker has no scheduler: the cleanup container needs a "loop" spec, got "${spec.mode}"`);
-    const envs: pulumi.Input<string>[] = spec.env.map((e) => `${e.name}=${e.value}`);
-    for (const e of spec.secretEnv) {
-        const value = o.secrets[e.secretKey];
-        if (value === undefined) throw new Error(`no value for secret key ${e.secretKey} (env ${e.name})`);
-        envs.push(pulumi.secret(pulumi.interpolate`${e.name}=${value}`));
-    }
+    const envs = renderEnvs(spec.env, spec.secretEnv, o.secrets);
     const probe = spec.readinessProbe;
     return {
         image: o.image,

@@ -5,7 +5,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
+import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerSpec, telemetryInstanceEnv } from "../spec";
 
 type ContainerArgs = docker.ContainerArgs;
 
@@ -65,14 +65,20 @@ export interface ServerContainerOptions {
     readonly labels: Readonly<Record<string, string>>;
 }
 
-/** The CLI container: spec args (entrypoint/init kept), env, session-state volume, health check, limits. */
-export function renderServerContainer(spec: ServerSpec, o: ServerContainerOptions): Omit<ContainerArgs, "name"> {
-    const envs: pulumi.Input<string>[] = [...spec.env, ...telemetryInstanceEnv(spec, o.alias)].map((e) => `${e.name}=${e.value}`);
-    for (const e of spec.secretEnv) {
-        const value = o.secrets[e.secretKey];
+/** `NAME=value` entries; secret ones are Pulumi secrets built from `secrets` (a missing value is a bug, so it throws). */
+export function renderEnvs(plain: readonly PlainEnvVar[], secretEnv: readonly SecretEnvVar[], secrets: SecretValues): pulumi.Input<string>[] {
+    const envs: pulumi.Input<string>[] = plain.map((e) => `${e.name}=${e.value}`);
+    for (const e of secretEnv) {
+        const value = secrets[e.secretKey];
         if (value === undefined) throw new Error(`no value for secret key ${e.secretKey} (env ${e.name})`);
         envs.push(pulumi.secret(pulumi.interpolate`${e.name}=${value}`));
     }
+    return envs;
+}
+
+/** The CLI container: spec args (entrypoint/init kept), env, session-state volume, health check, limits. */
+export function renderServerContainer(spec: ServerSpec, o: ServerContainerOptions): Omit<ContainerArgs, "name"> {
+    const envs = renderEnvs([...spec.env, ...telemetryInstanceEnv(spec, o.alias)], spec.secretEnv, o.secrets);
     return {
         image: o.image,
         command: [...spec.args],

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig } from "../config";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
-import { ReplicaOutput } from "../outputs";
+import { ReplicaOutput, replicaNames } from "../outputs";
 import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
 import { generatedConnectionToken } from "../tokens";
 import { DockerSessionCleanup } from "./cleanup";
@@ -31,11 +31,6 @@ export interface DockerSharedFleetArgs {
 
 export function fleetLabels(fleet: string, cliVersion: string): Record<string, string> {
     return { "app.kubernetes.io/part-of": "copilot-fleet", "app.kubernetes.io/instance": fleet, "app.kubernetes.io/version": cliVersion };
-}
-
-/** Replica container names: `<fleet>-1` … `<fleet>-N`; replicas are interchangeable, so the index is their identity. */
-export function replicaNames(fleet: string, replicas: number): string[] {
-    return Array.from({ length: replicas }, (_, i) => `${fleet}-${i + 1}`);
 }
 
 /**

@@ -14,8 +14,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CleanupSpec, ProbeSpec } from "../spec";
-import { LABELS, VOLUMES, restrictedSecurityContext } from "./render";
+import { CleanupSpec } from "../spec";
+import { LABELS, VOLUMES, renderPlainEnv, renderProbe, renderResources, renderSecretEnv, restrictedSecurityContext } from "./render";
 
 type Container = k8s.types.input.core.v1.Container;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -42,16 +42,6 @@ export function cleanupLabels(fleet: string, cliVersion: string): Record<string,
     };
 }
 
-function renderProbe(p: ProbeSpec): k8s.types.input.core.v1.Probe {
-    return {
-        exec: { command: [...p.exec] },
-        initialDelaySeconds: p.initialDelaySeconds,
-        periodSeconds: p.periodSeconds,
-        timeoutSeconds: p.timeoutSeconds,
-        failureThreshold: p.failureThreshold,
-    };
-}
-
 /** The cleanup container: token by `secretKeyRef` only, the session-state volume, restricted context. */
 export function renderCleanupContainer(spec: CleanupSpec, image: pulumi.Input<string>, secretName: pulumi.Input<string>): Container {
     return {
@@ -59,14 +49,8 @@ export function renderCleanupContainer(spec: CleanupSpec, image: pulumi.Input<st
         image,
         imagePullPolicy: "IfNotPresent",
         args: [...spec.args],
-        env: [
-            ...spec.env.map((e) => ({ name: e.name, value: e.value })),
-            ...spec.secretEnv.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secretName, key: e.secretKey } } })),
-        ],
-        resources: {
-            requests: { cpu: spec.resources.cpuRequest, memory: spec.resources.memoryRequest },
-            limits: { cpu: spec.resources.cpuLimit, memory: spec.resources.memoryLimit },
-        },
+        env: [...renderPlainEnv(spec.env), ...renderSecretEnv(spec.secretEnv, secretName)],
+        resources: renderResources(spec.resources),
         readinessProbe: renderProbe(spec.readinessProbe),
         livenessProbe: renderProbe(spec.livenessProbe),
         securityContext: restrictedSecurityContext(spec.uid, spec.gid),

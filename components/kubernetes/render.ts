@@ -4,12 +4,14 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
+import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerResources, ServerSpec, telemetryInstanceEnv } from "../spec";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
 type Probe = k8s.types.input.core.v1.Probe;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
 
 export const CONTAINER_NAME = "copilot";
 export const PORT_NAME = "jsonrpc";
@@ -65,7 +67,7 @@ export function restrictedSecurityContext(uid: number, gid: number): k8s.types.i
     };
 }
 
-function renderProbe(p: ProbeSpec): Probe {
+export function renderProbe(p: ProbeSpec): Probe {
     return {
         exec: { command: [...p.exec] },
         initialDelaySeconds: p.initialDelaySeconds,
@@ -73,6 +75,19 @@ function renderProbe(p: ProbeSpec): Probe {
         timeoutSeconds: p.timeoutSeconds,
         failureThreshold: p.failureThreshold,
     };
+}
+
+export function renderPlainEnv(env: readonly PlainEnvVar[]): EnvVar[] {
+    return env.map((e) => ({ name: e.name, value: e.value }));
+}
+
+/** Secret values by `secretKeyRef` into `secretName`, never as plain values. */
+export function renderSecretEnv(env: readonly SecretEnvVar[], secretName: pulumi.Input<string>): EnvVar[] {
+    return env.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secretName, key: e.secretKey } } }));
+}
+
+export function renderResources(r: ServerResources): ResourceRequirements {
+    return { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } };
 }
 
 /**
@@ -87,16 +102,13 @@ export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<stri
         args: [...spec.args],
         ports: [{ name: PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
         env: [
-            ...spec.env.map((e) => ({ name: e.name, value: e.value })),
+            ...renderPlainEnv(spec.env),
             // Telemetry names each server by its pod: POD_NAME must come first for the kubelet to expand $(POD_NAME).
             ...(spec.telemetry ? [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }] : []),
-            ...telemetryInstanceEnv(spec, "$(POD_NAME)"),
-            ...spec.secretEnv.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secretName, key: e.secretKey } } })),
+            ...renderPlainEnv(telemetryInstanceEnv(spec, "$(POD_NAME)")),
+            ...renderSecretEnv(spec.secretEnv, secretName),
         ],
-        resources: {
-            requests: { cpu: spec.resources.cpuRequest, memory: spec.resources.memoryRequest },
-            limits: { cpu: spec.resources.cpuLimit, memory: spec.resources.memoryLimit },
-        },
+        resources: renderResources(spec.resources),
         startupProbe: renderProbe(spec.startupProbe),
         readinessProbe: renderProbe(spec.readinessProbe),
         livenessProbe: renderProbe(spec.livenessProbe),
