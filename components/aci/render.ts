@@ -16,6 +16,7 @@ import type { containerinstance as aci } from "@pulumi/azure-native/types/input"
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT } from "../haproxy";
 import { REDIS_IMAGE, REDIS_PORT } from "../redisConfig";
 import { CleanupSpec, ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
+import { LABEL_KEYS } from "../labels";
 
 export type ContainerArgs = aci.ContainerArgs;
 export type VolumeArgs = aci.VolumeArgs;
@@ -32,15 +33,7 @@ export const VOLUMES = {
 } as const;
 
 /** Tag keys are the Kubernetes label keys, so policies and queries read one vocabulary everywhere. */
-export const TAGS = {
-    name: "app.kubernetes.io/name",
-    component: "app.kubernetes.io/component",
-    instance: "app.kubernetes.io/instance",
-    partOf: "app.kubernetes.io/part-of",
-    version: "app.kubernetes.io/version",
-    managedBy: "app.kubernetes.io/managed-by",
-    user: "copilot-fleet.github.com/user",
-} as const;
+export const TAGS = LABEL_KEYS;
 
 export function fleetTags(fleet: string, cliVersion: string, component: string, name: string): Record<string, string> {
     return {

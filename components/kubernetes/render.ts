@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerResources, ServerSpec, telemetryInstanceEnv } from "../spec";
+import { LABEL_KEYS } from "../labels";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -17,14 +18,7 @@ export const CONTAINER_NAME = "copilot";
 export const PORT_NAME = "jsonrpc";
 /** Label keys and values that users, policies and the smoke suite rely on (README documents them). */
 export const LABELS = {
-    name: "app.kubernetes.io/name",
-    component: "app.kubernetes.io/component",
-    instance: "app.kubernetes.io/instance",
-    partOf: "app.kubernetes.io/part-of",
-    version: "app.kubernetes.io/version",
-    managedBy: "app.kubernetes.io/managed-by",
-    /** Per-user mode: the user a server belongs to. */
-    user: "copilot-fleet.github.com/user",
+    ...LABEL_KEYS,
     /** Put this label on client pods (value: the fleet name) to let them reach the fleet through its NetworkPolicy. */
     client: "copilot-fleet.github.com/client",
 } as const;
