@@ -7,9 +7,12 @@ import { randomBytes } from "node:crypto";
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github/copilot-sdk";
 import { RedisSessionLock } from "../components/client";
+import { createTenantSession, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "../components/client/tenant";
+import { ownedSessionId } from "../components/client/ownership";
 import type { FleetOutputs, ProviderOutput } from "../components/outputs";
 import { findForks, userPrompts, type ChainEvent } from "./events";
 import { probe } from "./rpc";
+import { describeLeaks, RedTeamUnsupportedModel, runRedTeam, type RedTeamMode } from "./redteam";
 import { resolveTargets, type PodApi, type Target } from "./targets";
 
 export type CheckStatus = "PASS" | "FAIL" | "SKIP";
@@ -42,6 +45,14 @@ export interface SmokeOptions {
     readonly lockWriters?: number;
     /** Called as each check finishes (the CLI prints it). */
     readonly onResult?: (r: CheckResult) => void;
+    /**
+     * The model the red-team check drives: it must follow `[[tool:...]]` directives (the stub in
+     * smoke/local/stub-model.ts) and be reachable from the servers. Default: `provider`. With any other
+     * model the red-team checks SKIP and say so.
+     */
+    readonly redTeamProvider?: ProviderOutput;
+    /** The server's COPILOT_HOME, when it is not the parent of `sessionStatePath` (the local fleet). */
+    readonly copilotHome?: string;
     /** Kubernetes only: replace the API client (tests). */
     readonly podApi?: () => Promise<PodApi>;
 }
@@ -98,10 +109,9 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
         }
     };
 
-    const sessionConfig = (): SessionConfig & ResumeSessionConfig => ({
-        onPermissionRequest: approveAll,
-        // BYOK: provider keys are never persisted, so they go on create AND every resume (DESIGN.md).
-        ...(provider
+    const credentials = (): Pick<SessionConfig, "provider" | "model"> =>
+        // BYOK: provider keys are never persisted, so they go on create AND every resume.
+        provider
             ? {
                   provider: {
                       type: provider.type as "openai" | "azure" | "anthropic",
@@ -110,21 +120,29 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
                   },
                   model: provider.model,
               }
-            : {}),
-    });
+            : {};
+    // Sessions are made the way README tells a backend to: owned ids and tenantSessionConfig, whose
+    // workspace is the session's own folder under the fleet's session state.
+    const ssp = outputs.sessionStatePath;
+    const sessionConfig = (id: string): SessionConfig & ResumeSessionConfig =>
+        ssp ? { ...tenantSessionConfig({ workspace: tenantWorkspace(ssp, id) }), ...credentials() } : { onPermissionRequest: approveAll, ...credentials() };
     const client = (endpoint: string, token: string): CopilotClient => {
         const c = new CopilotClient({ connection: RuntimeConnection.forUri(endpoint, { connectionToken: token }) });
         clients.push(c);
         return c;
     };
     const create = async (c: CopilotClient): Promise<CopilotSession> => {
-        const s = await c.createSession(sessionConfig());
-        created.push(s.sessionId);
+        const sessionId = ownedSessionId(`smoke-${runId}`);
+        const config = sessionConfig(sessionId);
+        created.push(sessionId);
+        const s = ssp
+            ? await createTenantSession(c, { sessionId, ...(config as TenantSessionConfig) })
+            : await c.createSession({ sessionId, ...config });
         openSessions.add(s);
         return s;
     };
     const resume = async (c: CopilotClient, id: string): Promise<CopilotSession> => {
-        const s = await c.resumeSession(id, sessionConfig());
+        const s = await c.resumeSession(id, sessionConfig(id));
         openSessions.add(s);
         return s;
     };
@@ -251,6 +269,52 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
                     }
                 });
             }
+        }
+
+        if (resolved && outputs.mode === "shared" && outputs.connectionToken) {
+            const token = outputs.connectionToken;
+            const rtProvider = opts.redTeamProvider ?? provider;
+            const redTeam = async (mode: RedTeamMode) => {
+                if (!outputs.sessionStatePath) throw new Skip("outputs have no sessionStatePath");
+                if (!rtProvider) throw new Skip("needs a BYOK provider that is the tool-calling stub model (--redteam-provider-base-url)");
+                if (replicas.length === 0) throw new Skip("no replica endpoint");
+                const secrets = new Map<string, string>([["connection token", token]]);
+                if (rtProvider.apiKey) secrets.set("provider api key", rtProvider.apiKey);
+                if (provider?.apiKey) secrets.set("fleet provider api key", provider.apiKey);
+                try {
+                    // Victim and attacker on one server: the worst case, one process and one environment.
+                    return await runRedTeam({
+                        mode,
+                        targets: { sessionStatePath: outputs.sessionStatePath, ...(opts.copilotHome ? { copilotHome: opts.copilotHome } : {}) },
+                        victimClient: client(replicas[0].endpoint, token),
+                        attackerClient: client(replicas[0].endpoint, token),
+                        credentials: {
+                            provider: { type: rtProvider.type as "openai", baseUrl: rtProvider.baseUrl, ...(rtProvider.apiKey ? { apiKey: rtProvider.apiKey } : {}) },
+                            model: rtProvider.model,
+                        },
+                        secrets,
+                        turnTimeoutMs,
+                        onCreated: (id) => created.push(id),
+                    });
+                } catch (e) {
+                    if (e instanceof RedTeamUnsupportedModel) throw new Skip(e.message);
+                    throw e;
+                }
+            };
+            await check("red-team: tenantSessionConfig keeps tenants apart", async () => {
+                const r = await redTeam("tenant");
+                if (r.leaks.length > 0) throw new Error(`${r.leaks.length} of ${r.outcomes.length} attempts leaked: ${describeLeaks(r)}`);
+                const ran = r.outcomes.filter((x) => x.ran).length;
+                if (ran !== r.outcomes.length) throw new Error(`only ${ran} of ${r.outcomes.length} attempts reached a tool: the check did not test what it claims`);
+                return `0 of ${r.outcomes.length} attempts leaked (bash, view, grep, glob, create, edit, sql, task against another session and the server)`;
+            });
+            await check("red-team: plain approveAll (documents the hazard)", async () => {
+                const r = await redTeam("approveAll");
+                // Not a failure: this is what a backend without tenantSessionConfig exposes.
+                return r.leaks.length > 0
+                    ? `approveAll leaks ${r.leaks.length} of ${r.outcomes.length}: ${describeLeaks(r)}`
+                    : `approveAll leaked none of ${r.outcomes.length}: the servers confine tools themselves`;
+            });
         }
 
         if (resolved && outputs.mode === "per-user") {

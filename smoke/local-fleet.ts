@@ -7,7 +7,7 @@
  * Lib:  const fleet = await startLocalFleet({ replicas: 2 }); ... await fleet.stop();
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/outputs";
@@ -106,7 +106,8 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         stub = await startStubModel(opts.stubModel);
         const provider = { type: "openai", baseUrl: stub.baseUrl, model: stub.model };
         const cacheDir = defaultCliCacheDir();
-        const sessionStatePath = mode === "shared" ? path.join(dir, "shared", "session-state") : undefined;
+        // Canonical (no symlink on the way): tenant permission rules are matched against real paths.
+        const sessionStatePath = mode === "shared" ? path.join(realpathSync(dir), "shared", "session-state") : undefined;
         if (sessionStatePath) mkdirSync(sessionStatePath, { recursive: true });
         const sharedToken = mode === "shared" ? token() : undefined;
         const tokens = new Map(names.map((n) => [n, sharedToken ?? token()]));

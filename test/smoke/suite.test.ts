@@ -42,10 +42,17 @@ describe("smoke suite on a shared local fleet", () => {
         expect(names(report, "PASS")).toEqual(
             expect.arrayContaining(["ping replica-0", "ping replica-1", "ping load-balancer", "cross-replica resume", "session lock serialises writers", "cleanup deletes created sessions"]),
         );
+        // The red-team ran for real: nothing leaked with tenantSessionConfig, and the approveAll
+        // baseline found the leaks (so the check can see one).
+        const rt = report.results.find((x) => x.name === "red-team: tenantSessionConfig keeps tenants apart");
+        expect(rt?.status).toBe("PASS");
+        expect(rt?.reason).toMatch(/^0 of \d+ attempts leaked/);
+        const baseline = report.results.find((x) => x.name === "red-team: plain approveAll (documents the hazard)");
+        expect(baseline?.reason).toMatch(/^approveAll leaks \d+ of \d+: .*connection token/);
         expect(report.sessionsCreated.length).toBeGreaterThanOrEqual(2);
         expect([...report.sessionsDeleted].sort()).toEqual([...report.sessionsCreated].sort());
         expect(report.ok).toBe(true);
-    }, 120_000);
+    }, 180_000);
 
     it("the CLI exits 0 on a good outputs file and writes a JSON report", async () => {
         const file = path.join(tmp, "good.json");
