@@ -2,6 +2,7 @@
  * npm run smoke -- --stack <name> | --outputs <file.json>
  *   [--provider-base-url URL --provider-type openai --provider-api-key KEY --model M]
  *   [--json report.json] [--turn-timeout-ms N] [--lock-writers N]
+ *   [--redteam-provider-base-url URL [--redteam-model M]]   the tool-calling stub model for the red-team check
  *
  * Exit code 0 only when no check failed.
  */
@@ -18,6 +19,8 @@ export interface SmokeCliArgs {
     provider?: ProviderOutput;
     turnTimeoutMs?: number;
     lockWriters?: number;
+    /** The tool-calling stub the red-team check drives (reachable from the servers). */
+    redTeamProvider?: ProviderOutput;
 }
 
 /** Flags win over env; a provider is only formed when a base URL is given. */
@@ -63,6 +66,12 @@ export function parseSmokeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
             case "--model":
                 p.model = next();
                 break;
+            case "--redteam-provider-base-url":
+                out.redTeamProvider = { type: "openai", baseUrl: next(), model: out.redTeamProvider?.model ?? "stub-model" };
+                break;
+            case "--redteam-model":
+                out.redTeamProvider = { type: "openai", baseUrl: out.redTeamProvider?.baseUrl ?? "", model: next() };
+                break;
             case "--turn-timeout-ms":
                 out.turnTimeoutMs = num();
                 break;
@@ -73,6 +82,7 @@ export function parseSmokeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
                 throw new Error(`unknown argument ${a}`);
         }
     }
+    if (out.redTeamProvider && !out.redTeamProvider.baseUrl) throw new Error("--redteam-model needs --redteam-provider-base-url");
     if (!out.stack === !out.outputs) throw new Error("give exactly one of --stack <name> or --outputs <file.json>");
     if (p.baseUrl) {
         if (!p.model) throw new Error(`a BYOK provider needs a model (--model or ${ENV.model})`);
@@ -123,6 +133,7 @@ export async function runSmokeCli(argv: readonly string[], print: (line: string)
         provider: args.provider,
         turnTimeoutMs: args.turnTimeoutMs,
         lockWriters: args.lockWriters,
+        redTeamProvider: args.redTeamProvider,
         onResult: (r) => print(formatResult(r)),
     });
     const failed = report.results.filter((r) => r.status === "FAIL").length;

@@ -23,3 +23,16 @@ export {
     SessionOwnershipError,
 } from "./ownership";
 export type { OwnershipOptions, ResumingClient } from "./ownership";
+export {
+    tenantSessionConfig,
+    tenantWorkspace,
+    createTenantSession,
+    tenantPermissionHandler,
+    tenantManagedSettings,
+    isInsideWorkspace,
+    TenantWorkspaceError,
+    TENANT_FILE_TOOLS,
+    SHELL_TOOLS,
+    NEVER_TENANT_TOOLS,
+} from "./tenant";
+export type { TenantSessionOptions, TenantSessionConfig, TenantResumeConfig, TenantClient } from "./tenant";

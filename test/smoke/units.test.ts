@@ -3,7 +3,8 @@ import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { parseSmokeArgs, validateOutputs } from "../../smoke/cli";
 import { findForks, userPrompts } from "../../smoke/events";
-import { startStubModel, stubReply } from "../../smoke/local/stub-model";
+import { startStubModel, stubAnswer, stubReply, toolDirectives } from "../../smoke/local/stub-model";
+import { judgeAttack, redTeamAttacks } from "../../smoke/redteam";
 import { parseEndpoint } from "../../smoke/rpc";
 import { resolveTargets, type PodApi } from "../../smoke/targets";
 
@@ -112,5 +113,77 @@ describe("kubernetes targets", () => {
             await t.close();
             echo.close();
         }
+    });
+});
+
+describe("stub model tool calls", () => {
+    it("reads directives in order, nested directives inside arguments included", () => {
+        const inner = '[[tool:bash {"command":"id","description":"x"}]]';
+        const text = `do [[tool:view {"path":"/a}]]b"}]] then [[tool:task ${JSON.stringify({ name: "n", prompt: inner })}]]`;
+        expect(toolDirectives(text)).toEqual([
+            { name: "view", arguments: { path: "/a}]]b" } },
+            { name: "task", arguments: { name: "n", prompt: inner } },
+        ]);
+        expect(toolDirectives("no directives here")).toEqual([]);
+    });
+    it("fails loudly on a malformed directive", () => {
+        expect(() => toolDirectives('[[tool:view {"path":}]]')).toThrow("tool directive for view has arguments that are not JSON");
+        expect(() => toolDirectives('[[tool:view {"path":"x"}')).toThrow('needs a JSON object followed by "]]"');
+        expect(() => toolDirectives("[[tool:view [1,2]]]")).toThrow("needs a JSON object");
+    });
+    it("answers directives with tool calls, tool results with a quote, anything else with the text reply", () => {
+        expect(stubAnswer([{ role: "user", content: '[[tool:glob {"pattern":"*"}]]' }]).toolCalls).toEqual([{ name: "glob", arguments: { pattern: "*" } }]);
+        const after = stubAnswer([
+            { role: "user", content: '[[tool:glob {"pattern":"*"}]]' },
+            { role: "assistant", content: "" },
+            { role: "tool", content: "a.txt", toolCallId: "call_1" },
+        ]);
+        expect(after).toEqual({ text: "stub tool results: [call_1] a.txt", toolCalls: [] });
+        const plain = [{ role: "user", content: "hi" }];
+        expect(stubAnswer(plain)).toEqual({ text: stubReply(plain), toolCalls: [] });
+    });
+    it("serves tool calls over HTTP, streamed in deltas and not", async () => {
+        const stub = await startStubModel();
+        try {
+            const messages = [{ role: "user", content: '[[tool:view {"path":"x"}]]' }];
+            const post = (stream: boolean) =>
+                fetch(`${stub.baseUrl}/chat/completions`, { method: "POST", body: JSON.stringify({ model: stub.model, messages, stream, tools: [{ type: "function", function: { name: "view" } }] }) });
+            const plain = (await (await post(false)).json()) as { choices: { finish_reason: string; message: { tool_calls: { function: { name: string; arguments: string } }[] } }[] };
+            expect(plain.choices[0].finish_reason).toBe("tool_calls");
+            expect(plain.choices[0].message.tool_calls[0].function).toEqual({ name: "view", arguments: '{"path":"x"}' });
+            const sse = await (await post(true)).text();
+            const chunks = sse.split("\n\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { choices: { delta: { tool_calls?: { function?: { name?: string; arguments?: string } }[] }; finish_reason: string | null }[] });
+            const args = chunks.flatMap((c) => c.choices[0].delta.tool_calls ?? []).map((t) => t.function?.arguments ?? "").join("");
+            expect(args).toBe('{"path":"x"}');
+            expect(chunks[chunks.length - 1].choices[0].finish_reason).toBe("tool_calls");
+            expect(stub.chatRequests().map((r) => r.offeredTools)).toEqual([["view"], ["view"]]);
+        } finally {
+            await stub.stop();
+        }
+    });
+});
+
+describe("red-team judging", () => {
+    const attack = redTeamAttacks({ sessionStatePath: "/s" }, "victim", "attacker", "canary-1", "filecanary-1");
+    const secrets = new Map([["connection token", "tok-1"], ["victim turn canary", "canary-1"]]);
+    const done = (success: boolean, content: string) => [
+        { type: "tool.execution_start", data: { toolCallId: "c" } },
+        { type: "tool.execution_complete", data: { toolCallId: "c", success, result: { content } } },
+    ];
+    it("targets the victim's folder, the server's home and /proc", () => {
+        const paths = JSON.stringify(attack.map((a) => a.args));
+        for (const p of ["/s/victim/events.jsonl", "/s/victim/files/notes.txt", "/proc/self/environ", "../../victim/events.jsonl"]) expect(paths).toContain(p);
+        expect(new Set(attack.map((a) => a.tool))).toEqual(new Set(["bash", "view", "grep", "glob", "create", "edit", "sql", "task"]));
+    });
+    it("counts a secret in a result, an environment dump and a successful write as leaks, and masks secrets", () => {
+        const read = attack.find((a) => a.tool === "view") as (typeof attack)[number];
+        const leak = judgeAttack(read, done(true, "x tok-1 canary-1"), secrets);
+        expect(leak.leaked).toEqual(["connection token", "victim turn canary"]);
+        expect(leak.result).not.toContain("tok-1");
+        expect(judgeAttack(read, done(true, "COPILOT_CONNECTION_TOKEN=<elided>"), secrets).leaked).toEqual(["server environment"]);
+        const write = attack.find((a) => a.write) as (typeof attack)[number];
+        expect(judgeAttack(write, done(true, "Created file"), secrets).leaked).toEqual(["write"]);
+        expect(judgeAttack(write, done(false, "rejected"), secrets)).toMatchObject({ ran: true, success: false, leaked: [] });
+        expect(judgeAttack(read, [], secrets)).toMatchObject({ ran: false, leaked: [] });
     });
 });
