@@ -2,6 +2,8 @@
  * npm run smoke -- --stack <name> | --outputs <file.json>
  *   [--provider-base-url URL --provider-type openai --provider-api-key KEY --model M]
  *   [--json report.json] [--turn-timeout-ms N] [--lock-writers N]
+ *   env SMOKE_GITHUB_TOKEN: a user's GitHub token for stacks with `credentials: "perSession"` (env only:
+ *   a flag would show the token in `ps`); without it the model-turn checks SKIP.
  *
  * Exit code 0 only when no check failed.
  */
@@ -18,11 +20,17 @@ export interface SmokeCliArgs {
     provider?: ProviderOutput;
     turnTimeoutMs?: number;
     lockWriters?: number;
+    /** `SMOKE_GITHUB_TOKEN`: passed as `gitHubToken` on every create and resume of a perSession stack. */
+    gitHubToken?: string;
 }
+
+/** The env var the smoke CLI takes the per-session GitHub token from. */
+export const SMOKE_GITHUB_TOKEN_ENV = "SMOKE_GITHUB_TOKEN";
 
 /** Flags win over env; a provider is only formed when a base URL is given. */
 export function parseSmokeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SmokeCliArgs {
     const out: SmokeCliArgs = {};
+    if (env[SMOKE_GITHUB_TOKEN_ENV]) out.gitHubToken = env[SMOKE_GITHUB_TOKEN_ENV];
     const p: { baseUrl?: string; type?: string; apiKey?: string; model?: string } = {
         baseUrl: env[ENV.providerBaseUrl],
         type: env[ENV.providerType],
@@ -123,6 +131,7 @@ export async function runSmokeCli(argv: readonly string[], print: (line: string)
         provider: args.provider,
         turnTimeoutMs: args.turnTimeoutMs,
         lockWriters: args.lockWriters,
+        gitHubToken: args.gitHubToken,
         onResult: (r) => print(formatResult(r)),
     });
     const failed = report.results.filter((r) => r.status === "FAIL").length;
