@@ -7,7 +7,7 @@
  * `pulumi.secret` so they stay secret end to end.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Mode, Platform } from "./outputs";
+import { CredentialKind, Mode, Platform } from "./outputs";
 import { CLEANUP_INTERVAL_HINT, CleanupSettings, DEFAULT_CLEANUP_INTERVAL_MINUTES, isCleanupInterval, ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
 
 export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
@@ -42,6 +42,12 @@ const ACI_ONLY_KEYS: readonly ConfigKey[] = ["location", "resourceGroupName", "v
 /** `COPILOT_PROVIDER_TYPE` values the CLI accepts for BYOK. */
 export const PROVIDER_TYPES = ["openai", "azure", "anthropic"] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
+/**
+ * `credentials`: where the model credential lives. "githubToken": a service token on every server;
+ * "provider": BYOK, clients pass it; "perSession": the servers hold none, apps pass each user's own
+ * GitHub token (`gitHubToken`) on every create and resume. Unset: taken from githubToken / provider.
+ */
+export const CREDENTIAL_KINDS: readonly CredentialKind[] = ["githubToken", "provider", "perSession"];
 
 /** Every key this package reads, in one list (Pulumi.yaml documents each). */
 export const CONFIG_KEYS = [
@@ -55,6 +61,7 @@ export const CONFIG_KEYS = [
     "imagePlatform",
     "githubToken",
     "provider",
+    "credentials",
     "connectionToken",
     "exposure",
     "allowedCidrs",
@@ -97,7 +104,9 @@ export interface ProviderConfig {
 
 export type CredentialConfig =
     | { readonly kind: "githubToken"; readonly githubToken: pulumi.Output<string> }
-    | { readonly kind: "provider"; readonly provider: ProviderConfig };
+    | { readonly kind: "provider"; readonly provider: ProviderConfig }
+    /** The servers hold no model credential; every session carries its user's GitHub token. */
+    | { readonly kind: "perSession" };
 
 export interface FleetConfig {
     readonly platform: Platform;
@@ -480,6 +489,55 @@ function parseResources(c: Collector, raw: string | undefined): Partial<ServerRe
     return out as Partial<ServerResources>;
 }
 
+/** `credentials`, githubToken and provider together: exactly one model credential, stated or implied. */
+function parseCredential(c: Collector, raw: RawConfig, mode: Mode, users: readonly UserConfig[]): CredentialConfig | undefined {
+    const hasGithubToken = raw.githubToken !== undefined && raw.githubToken !== "";
+    const hasProvider = raw.provider !== undefined;
+    const stated = raw.credentials === undefined ? undefined : parseEnum<CredentialKind | "">(c, "credentials", raw.credentials, CREDENTIAL_KINDS, "");
+    if (stated === "") return undefined;
+    if (stated === "perSession") {
+        const perSession = 'credentials is "perSession" (the servers hold no model credential; apps pass each user\'s gitHubToken on every create and resume)';
+        let ok = true;
+        if (hasGithubToken) {
+            c.add("githubToken", `is set, but ${perSession}; remove githubToken, or remove credentials to put this service token on every server`);
+            ok = false;
+        }
+        if (hasProvider) {
+            c.add("provider", `is set, but ${perSession}; the CLI refuses a session that carries both a GitHub token and a provider, so remove one of provider and credentials`);
+            ok = false;
+        }
+        const withToken = users.filter((u) => u.githubToken !== undefined).map((u) => u.id);
+        if (mode === "per-user" && withToken.length > 0) {
+            c.add("users", `${withToken.map((u) => JSON.stringify(u)).join(", ")} ${withToken.length === 1 ? "has" : "have"} a githubToken, but ${perSession}; remove users[].githubToken or credentials`);
+            ok = false;
+        }
+        return ok ? { kind: "perSession" } : undefined;
+    }
+    if (hasGithubToken && hasProvider) {
+        c.add("githubToken", "and provider are both set; choose one model credential: githubToken (the servers hold a service token) or provider (BYOK; clients pass it)");
+        return undefined;
+    }
+    if (stated === "githubToken" && !hasGithubToken) {
+        c.add("githubToken", 'is required with credentials "githubToken": `pulumi config set --secret githubToken <token>` (or use credentials "provider" or "perSession")');
+        return undefined;
+    }
+    if (stated === "provider" && !hasProvider) {
+        c.add("provider", 'is required with credentials "provider": `pulumi config set --path provider.baseUrl <url>` (+ provider.model), or use credentials "githubToken" or "perSession"');
+        return undefined;
+    }
+    if (!hasGithubToken && !hasProvider) {
+        c.add(
+            "githubToken",
+            "is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model), " +
+                'or `pulumi config set credentials perSession` (apps pass each user\'s GitHub token)',
+        );
+        return undefined;
+    }
+    if (hasGithubToken) return { kind: "githubToken", githubToken: pulumi.secret(raw.githubToken as string) };
+    const provider = parseProvider(c, raw.provider as string);
+    return provider ? { kind: "provider", provider } : undefined;
+}
+
 /** Parse and validate every key; throws `ConfigError` listing every problem found. */
 export function parseFleetConfig(raw: RawConfig): FleetConfig {
     const c = new Collector();
@@ -532,19 +590,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
     }
     const imagePlatform = parseEnum(c, "imagePlatform", raw.imagePlatform, IMAGE_PLATFORMS, "linux/amd64");
 
-    const hasGithubToken = raw.githubToken !== undefined && raw.githubToken !== "";
-    const hasProvider = raw.provider !== undefined;
-    let credential: CredentialConfig | undefined;
-    if (hasGithubToken && hasProvider) {
-        c.add("githubToken", "and provider are both set; choose one model credential: githubToken (the servers hold a service token) or provider (BYOK; clients pass it)");
-    } else if (!hasGithubToken && !hasProvider) {
-        c.add("githubToken", "is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model)");
-    } else if (hasGithubToken) {
-        credential = { kind: "githubToken", githubToken: pulumi.secret(raw.githubToken as string) };
-    } else {
-        const provider = parseProvider(c, raw.provider as string);
-        if (provider) credential = { kind: "provider", provider };
-    }
+    const credential = parseCredential(c, raw, mode, users);
 
     let connectionToken: pulumi.Output<string> | undefined;
     if (raw.connectionToken !== undefined) {

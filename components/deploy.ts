@@ -71,5 +71,7 @@ export async function deploy(cfg: FleetConfig): Promise<StackOutputs> {
             throw new ConfigError([{ key: "platform", message: `platform: ${JSON.stringify(cfg.platform)} is not supported yet` }]);
     }
     const provider = providerOutput(cfg);
-    return provider ? { ...outputs, provider } : outputs;
+    // Every platform states it, so apps and the smoke suite know what to pass on create and resume.
+    const withCredentials: StackOutputs = { ...outputs, credentials: cfg.credential.kind };
+    return provider ? { ...withCredentials, provider } : withCredentials;
 }

@@ -7,6 +7,12 @@
 export type Platform = "kubernetes" | "aci" | "docker";
 export type OutputPlatform = Platform | "local";
 export type Mode = "shared" | "per-user";
+/**
+ * Where the servers' model credential comes from (config `credentials`), so clients know what to pass:
+ * "githubToken": nothing (a service token is on the servers); "provider": `provider` + `model` on every
+ * create and resume; "perSession": the user's own `gitHubToken` on every create and resume.
+ */
+export type CredentialKind = "githubToken" | "provider" | "perSession";
 
 /** One directly dialable server (docker, aci, local). Kubernetes pods are reached by port-forward instead. */
 export interface ReplicaOutput {
@@ -63,6 +69,11 @@ export interface FleetOutputs {
     readonly sessionStatePath?: string;
     /** secret; present with BYOK */
     readonly provider?: ProviderOutput;
+    /**
+     * What sessions authenticate with (absent in outputs written before this field: read it as "githubToken",
+     * or "provider" when `provider` is present). Per-user: users with their own githubToken use it on their server.
+     */
+    readonly credentials?: CredentialKind;
     /** per-user mode */
     readonly users?: Readonly<Record<string, UserOutput>>;
 }

@@ -143,7 +143,9 @@ export type ModelCredential =
     /** `COPILOT_GITHUB_TOKEN` on the server; sessions use it. */
     | { readonly kind: "githubToken" }
     /** BYOK: the server holds nothing; clients pass `provider` on every create and resume (DESIGN.md). */
-    | { readonly kind: "provider" };
+    | { readonly kind: "provider" }
+    /** The server holds nothing; clients pass each user's `gitHubToken` on every create and resume. */
+    | { readonly kind: "perSession" };
 
 export interface ServerSpecOptions {
     readonly credential: ModelCredential;

@@ -43,6 +43,11 @@ export interface SmokeOptions {
     readonly checkTimeoutMs?: number;
     /** Number of concurrent writers in the lock check. Default 2. */
     readonly lockWriters?: number;
+    /**
+     * Outputs with `credentials: "perSession"`: the user's GitHub token passed as `gitHubToken` on every
+     * create and resume (the servers hold none). Absent → the checks that need a model turn SKIP.
+     */
+    readonly gitHubToken?: string;
     /** Called as each check finishes (the CLI prints it). */
     readonly onResult?: (r: CheckResult) => void;
     /**
@@ -84,7 +89,9 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
     const deleted: string[] = [];
     const clients: CopilotClient[] = [];
     const openSessions = new Set<CopilotSession>();
-    const provider = opts.provider ?? outputs.provider;
+    const perSession = outputs.credentials === "perSession";
+    // The CLI refuses a session that carries both a GitHub token and a provider.
+    const provider = perSession ? undefined : (opts.provider ?? outputs.provider);
     const turnTimeoutMs = opts.turnTimeoutMs ?? 60_000;
     const checkTimeoutMs = opts.checkTimeoutMs ?? 180_000;
     const runId = randomBytes(4).toString("hex");
@@ -109,9 +116,12 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
         }
     };
 
-    const credentials = (): Pick<SessionConfig, "provider" | "model"> =>
-        // BYOK: provider keys are never persisted, so they go on create AND every resume.
-        provider
+    const credentials = (): Pick<SessionConfig, "provider" | "model" | "gitHubToken"> =>
+        // perSession: like BYOK keys, the token is not kept by the server: on create AND every resume (README).
+        perSession
+            ? { gitHubToken: opts.gitHubToken }
+            : // BYOK: provider keys are never persisted, so they go on create AND every resume.
+              provider
             ? {
                   provider: {
                       type: provider.type as "openai" | "azure" | "anthropic",
@@ -132,6 +142,8 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
         return c;
     };
     const create = async (c: CopilotClient): Promise<CopilotSession> => {
+        // Every session the suite creates runs a model turn, which a perSession fleet cannot do without a user's token.
+        if (perSession && !opts.gitHubToken) throw new Skip('outputs say credentials "perSession" and no GitHub token was given (set SMOKE_GITHUB_TOKEN to a user\'s token)');
         const sessionId = ownedSessionId(`smoke-${runId}`);
         const config = sessionConfig(sessionId);
         created.push(sessionId);

@@ -3,6 +3,8 @@
  *   [--provider-base-url URL --provider-type openai --provider-api-key KEY --model M]
  *   [--json report.json] [--turn-timeout-ms N] [--lock-writers N]
  *   [--redteam-provider-base-url URL [--redteam-model M]]   the tool-calling stub model for the red-team check
+ *   env SMOKE_GITHUB_TOKEN: a user's GitHub token for stacks with `credentials: "perSession"` (env only:
+ *   a flag would show the token in `ps`); without it the model-turn checks SKIP.
  *
  * Exit code 0 only when no check failed.
  */
@@ -21,11 +23,17 @@ export interface SmokeCliArgs {
     lockWriters?: number;
     /** The tool-calling stub the red-team check drives (reachable from the servers). */
     redTeamProvider?: ProviderOutput;
+    /** `SMOKE_GITHUB_TOKEN`: passed as `gitHubToken` on every create and resume of a perSession stack. */
+    gitHubToken?: string;
 }
+
+/** The env var the smoke CLI takes the per-session GitHub token from. */
+export const SMOKE_GITHUB_TOKEN_ENV = "SMOKE_GITHUB_TOKEN";
 
 /** Flags win over env; a provider is only formed when a base URL is given. */
 export function parseSmokeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SmokeCliArgs {
     const out: SmokeCliArgs = {};
+    if (env[SMOKE_GITHUB_TOKEN_ENV]) out.gitHubToken = env[SMOKE_GITHUB_TOKEN_ENV];
     const p: { baseUrl?: string; type?: string; apiKey?: string; model?: string } = {
         baseUrl: env[ENV.providerBaseUrl],
         type: env[ENV.providerType],
@@ -134,6 +142,7 @@ export async function runSmokeCli(argv: readonly string[], print: (line: string)
         turnTimeoutMs: args.turnTimeoutMs,
         lockWriters: args.lockWriters,
         redTeamProvider: args.redTeamProvider,
+        gitHubToken: args.gitHubToken,
         onResult: (r) => print(formatResult(r)),
     });
     const failed = report.results.filter((r) => r.status === "FAIL").length;

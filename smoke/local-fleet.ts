@@ -15,6 +15,7 @@ import { cliCacheIsWarm, defaultCliCacheDir, startCliServer, type CliServer } fr
 import { startHaproxy, type Haproxy } from "./local/haproxy";
 import { startRedis, type RedisProcess } from "./local/redis";
 import { startStubModel, type StubModel, type StubModelOptions } from "./local/stub-model";
+import { GITHUB_API_URL_ENV, startFakeGitHub, type FakeGitHub } from "./local/fake-github";
 import { waitForPing } from "./rpc";
 
 export interface LocalFleetOptions {
@@ -29,6 +30,14 @@ export interface LocalFleetOptions {
     /** Start Redis (shared mode). Default true. */
     readonly redis?: boolean;
     readonly stubModel?: StubModelOptions;
+    /**
+     * "provider" (default): offline BYOK against the stub model. "perSession": servers hold no model
+     * credential; sessions pass a `gitHubToken` that a fake GitHub API (smoke/local/fake-github.ts)
+     * resolves, and model calls still reach the stub.
+     */
+    readonly credentials?: "provider" | "perSession";
+    /** perSession: the tokens the fake GitHub accepts (token → login). */
+    readonly gitHubUsers?: Readonly<Record<string, string>>;
     /** HAProxy health-check interval (ms). */
     readonly checkIntervalMs?: number;
     /** Parent dir for the fleet's temp dir. Default os.tmpdir(). */
@@ -44,6 +53,8 @@ export interface LocalFleet {
     readonly sessionStatePath?: string;
     readonly servers: ReadonlyMap<string, CliServer>;
     readonly stub: StubModel;
+    /** perSession: the fake GitHub API the servers resolve session tokens against. */
+    readonly github?: FakeGitHub;
     readonly redis?: RedisProcess;
     readonly haproxy?: Haproxy;
     server(name: string): CliServer;
@@ -74,6 +85,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     const dir = mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), "copilot-fleet-local-"));
     const servers = new Map<string, CliServer>();
     let stub: StubModel | undefined;
+    let github: FakeGitHub | undefined;
     let redis: RedisProcess | undefined;
     let haproxy: Haproxy | undefined;
     // If this process dies without stop(), do not leave CLI servers behind: they outlive their parent.
@@ -96,6 +108,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             await Promise.all([...servers.values()].map((s) => s.stop()));
             await redis?.stop();
             await stub?.stop();
+            await github?.stop();
             process.off("exit", onExit);
             if (!opts.keep) rmSync(dir, { recursive: true, force: true });
         })();
@@ -104,7 +117,10 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
 
     try {
         stub = await startStubModel(opts.stubModel);
-        const provider = { type: "openai", baseUrl: stub.baseUrl, model: stub.model };
+        const perSession = opts.credentials === "perSession";
+        const provider = perSession ? undefined : { type: "openai", baseUrl: stub.baseUrl, model: stub.model };
+        if (perSession) github = await startFakeGitHub({ modelApiUrl: `http://127.0.0.1:${stub.port}`, users: opts.gitHubUsers ?? {} });
+        const credentialOutputs = { credentials: perSession ? ("perSession" as const) : ("provider" as const), ...(provider ? { provider } : {}) };
         const cacheDir = defaultCliCacheDir();
         // Canonical (no symlink on the way): tenant permission rules are matched against real paths.
         const sessionStatePath = mode === "shared" ? path.join(realpathSync(dir), "shared", "session-state") : undefined;
@@ -119,6 +135,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
                 sharedSessionState: sessionStatePath,
                 provider,
                 cacheDir,
+                ...(github ? { extraEnv: { [GITHUB_API_URL_ENV]: github.url } } : {}),
             });
             servers.set(name, s);
             pids.add(s.pid);
@@ -160,7 +177,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
                 connectionToken: sharedToken,
                 replicas,
                 ...(redis ? { redisUrl: redis.url } : {}),
-                provider,
+                ...credentialOutputs,
                 sessionStatePath,
             };
         } else {
@@ -173,7 +190,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
                 platform: "local",
                 mode: "per-user",
                 replicas: names.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
-                provider,
+                ...credentialOutputs,
                 users,
             };
         }
@@ -185,6 +202,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             sessionStatePath,
             servers,
             stub: stubRef,
+            github,
             redis,
             haproxy,
             server(name: string): CliServer {

@@ -45,7 +45,11 @@ export interface CliServerOptions {
     readonly connectionToken: string;
     /** When set, `$COPILOT_HOME/session-state` is a symlink to this shared folder (DESIGN.md: only that path is shared). */
     readonly sharedSessionState?: string;
-    readonly provider: { readonly type: string; readonly baseUrl: string; readonly model: string; readonly apiKey?: string };
+    /**
+     * Offline BYOK against this model. Absent: no model credential and not offline (per-session GitHub
+     * tokens; point `COPILOT_DEBUG_GITHUB_API_URL` at smoke/local/fake-github.ts through `extraEnv`).
+     */
+    readonly provider?: { readonly type: string; readonly baseUrl: string; readonly model: string; readonly apiKey?: string };
     readonly cacheDir: string;
     readonly startTimeoutMs?: number;
     /** Extra CLI arguments (e.g. `--session-idle-timeout`). */
@@ -88,12 +92,11 @@ export async function startCliServer(opts: CliServerOptions): Promise<CliServer>
         [ENV.home]: copilotHome,
         COPILOT_CACHE_HOME: opts.cacheDir,
         [ENV.connectionToken]: opts.connectionToken,
-        [ENV.offline]: "true",
-        [ENV.providerBaseUrl]: opts.provider.baseUrl,
-        [ENV.providerType]: opts.provider.type,
-        [ENV.model]: opts.provider.model,
     };
-    if (opts.provider.apiKey) env[ENV.providerApiKey] = opts.provider.apiKey;
+    if (opts.provider) {
+        Object.assign(env, { [ENV.offline]: "true", [ENV.providerBaseUrl]: opts.provider.baseUrl, [ENV.providerType]: opts.provider.type, [ENV.model]: opts.provider.model });
+        if (opts.provider.apiKey) env[ENV.providerApiKey] = opts.provider.apiKey;
+    }
     Object.assign(env, opts.extraEnv);
     const binary = opts.binary ?? resolveCliBinary();
     let lastError = "";

@@ -152,7 +152,8 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
         [
             "neither githubToken nor provider",
             { platform: "kubernetes", image: base.image },
-            "githubToken: is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model)",
+            "githubToken: is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model), " +
+                "or `pulumi config set credentials perSession` (apps pass each user's GitHub token)",
         ],
         [
             "provider without baseUrl",
@@ -281,5 +282,60 @@ describe("imageReferenceProblem", () => {
     });
     it.each(["copilot-cli", "copilot-cli:latest", "registry:5000/copilot", "copilot@sha256:abc", ""])("refuses %s", (ref) => {
         expect(imageReferenceProblem(ref)).toBeTypeOf("string");
+    });
+});
+
+describe("credentials: perSession (servers hold no model credential)", () => {
+    const bare: RawConfig = { platform: "kubernetes", image: base.image };
+    const perSession = 'credentials is "perSession" (the servers hold no model credential; apps pass each user\'s gitHubToken on every create and resume)';
+
+    it("parses in shared and per-user mode, with no token or provider anywhere", () => {
+        expect(parseFleetConfig({ ...bare, credentials: "perSession" }).credential).toEqual({ kind: "perSession" });
+        const users = parseFleetConfig({ ...bare, credentials: "perSession", mode: "per-user", users: '["alice",{"id":"bob","suspended":true}]' });
+        expect(users.credential).toEqual({ kind: "perSession" });
+        expect(users.users.every((u) => u.githubToken === undefined)).toBe(true);
+    });
+
+    it("keeps the implied kinds when credentials is unset, and accepts them stated", () => {
+        expect(parseFleetConfig(base).credential.kind).toBe("githubToken");
+        expect(parseFleetConfig({ ...base, credentials: "githubToken" }).credential.kind).toBe("githubToken");
+        const provider = '{"baseUrl":"https://m.example.com/v1","model":"m"}';
+        expect(parseFleetConfig({ ...bare, provider }).credential.kind).toBe("provider");
+        expect(parseFleetConfig({ ...bare, provider, credentials: "provider" }).credential.kind).toBe("provider");
+    });
+
+    const cases: [string, RawConfig, string][] = [
+        ["an unknown value", { ...bare, credentials: "perUser" }, 'credentials: "perUser" is not accepted; use one of "githubToken", "provider", "perSession"'],
+        ["case matters", { ...bare, credentials: "persession" }, 'credentials: "persession" is not accepted; use one of "githubToken", "provider", "perSession"'],
+        ["perSession with a service token", { ...base, credentials: "perSession" }, `githubToken: is set, but ${perSession}; remove githubToken, or remove credentials to put this service token on every server`],
+        [
+            "perSession with BYOK",
+            { ...bare, credentials: "perSession", provider: '{"baseUrl":"https://m.example.com/v1","model":"m"}' },
+            `provider: is set, but ${perSession}; the CLI refuses a session that carries both a GitHub token and a provider, so remove one of provider and credentials`,
+        ],
+        [
+            "perSession with users' own tokens",
+            { ...bare, credentials: "perSession", mode: "per-user", users: '["carol",{"id":"alice","githubToken":"gho_a"},{"id":"bob","githubToken":"gho_b"}]' },
+            `users: "alice", "bob" have a githubToken, but ${perSession}; remove users[].githubToken or credentials`,
+        ],
+        [
+            "githubToken stated but not set",
+            { ...bare, credentials: "githubToken" },
+            'githubToken: is required with credentials "githubToken": `pulumi config set --secret githubToken <token>` (or use credentials "provider" or "perSession")',
+        ],
+        [
+            "provider stated but not set",
+            { ...base, credentials: "provider" },
+            'provider: is required with credentials "provider": `pulumi config set --path provider.baseUrl <url>` (+ provider.model), or use credentials "githubToken" or "perSession"',
+        ],
+    ];
+    it.each(cases)("%s", (_name, raw, message) => {
+        expect(problems(raw)).toEqual([message]);
+    });
+
+    it("never prints a token value in its messages", () => {
+        const found = problems({ ...bare, githubToken: "gho_SECRETVALUE", credentials: "perSession", mode: "per-user", users: '[{"id":"alice","githubToken":"gho_ALICESECRET"}]' });
+        expect(found).toHaveLength(2);
+        expect(found.join("\n")).not.toMatch(/SECRETVALUE|ALICESECRET/);
     });
 });

@@ -18,6 +18,11 @@ describe("parseSmokeArgs", () => {
         expect(a.provider).toEqual({ type: "openai", baseUrl: "http://x/v1", model: "m2" });
         expect(() => parseSmokeArgs(["--outputs", "f", "--provider-base-url", "http://x"], {})).toThrow(/needs a model/);
     });
+    it("takes the per-session GitHub token from SMOKE_GITHUB_TOKEN only", () => {
+        expect(parseSmokeArgs(["--outputs", "f.json"], { SMOKE_GITHUB_TOKEN: "ghu_x" }).gitHubToken).toBe("ghu_x");
+        expect(parseSmokeArgs(["--outputs", "f.json"], {}).gitHubToken).toBeUndefined();
+        expect(() => parseSmokeArgs(["--outputs", "f.json", "--github-token", "ghu_x"], {})).toThrow(/unknown argument --github-token/);
+    });
     it("rejects outputs of the wrong shape", () => {
         expect(() => validateOutputs({ platform: "moon", mode: "shared" })).toThrow(/platform/);
         expect(validateOutputs({ platform: "local", mode: "per-user" }).mode).toBe("per-user");
