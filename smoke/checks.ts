@@ -288,10 +288,21 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
             const rtProvider = opts.redTeamProvider ?? provider;
             const redTeam = async (mode: RedTeamMode) => {
                 if (!outputs.sessionStatePath) throw new Skip("outputs have no sessionStatePath");
-                if (!rtProvider) throw new Skip("needs a BYOK provider that is the tool-calling stub model (--redteam-provider-base-url)");
+                // The model must be the tool-calling stub: a BYOK provider, or (perSession) whatever the
+                // user's token resolves to, which on the local fleet is the stub as well.
+                const creds = rtProvider
+                    ? {
+                          provider: { type: rtProvider.type as "openai", baseUrl: rtProvider.baseUrl, ...(rtProvider.apiKey ? { apiKey: rtProvider.apiKey } : {}) },
+                          model: rtProvider.model,
+                      }
+                    : perSession && opts.gitHubToken
+                      ? { gitHubToken: opts.gitHubToken }
+                      : undefined;
+                if (!creds) throw new Skip("needs a BYOK provider that is the tool-calling stub model (--redteam-provider-base-url), or SMOKE_GITHUB_TOKEN on a perSession fleet");
                 if (replicas.length === 0) throw new Skip("no replica endpoint");
                 const secrets = new Map<string, string>([["connection token", token]]);
-                if (rtProvider.apiKey) secrets.set("provider api key", rtProvider.apiKey);
+                if (rtProvider?.apiKey) secrets.set("provider api key", rtProvider.apiKey);
+                if (opts.gitHubToken) secrets.set("user GitHub token", opts.gitHubToken);
                 if (provider?.apiKey) secrets.set("fleet provider api key", provider.apiKey);
                 try {
                     // Victim and attacker on one server: the worst case, one process and one environment.
@@ -300,10 +311,7 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
                         targets: { sessionStatePath: outputs.sessionStatePath, ...(opts.copilotHome ? { copilotHome: opts.copilotHome } : {}) },
                         victimClient: client(replicas[0].endpoint, token),
                         attackerClient: client(replicas[0].endpoint, token),
-                        credentials: {
-                            provider: { type: rtProvider.type as "openai", baseUrl: rtProvider.baseUrl, ...(rtProvider.apiKey ? { apiKey: rtProvider.apiKey } : {}) },
-                            model: rtProvider.model,
-                        },
+                        credentials: creds,
                         secrets,
                         turnTimeoutMs,
                         onCreated: (id) => created.push(id),
