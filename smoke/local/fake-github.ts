@@ -11,7 +11,7 @@
  * modelled: this proves only the plumbing.
  */
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback";
 
 /** The variable the CLI reads for the GitHub API base URL (debug hook in the 1.0.102 bundle). */
 export const GITHUB_API_URL_ENV = "COPILOT_DEBUG_GITHUB_API_URL";
@@ -55,25 +55,10 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
         }
         send(404, { message: "Not Found" });
     });
-    const sockets = new Set<import("node:net").Socket>();
-    server.on("connection", (s) => {
-        sockets.add(s);
-        s.on("close", () => sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-    });
-    let stopped: Promise<void> | undefined;
+    const listener = await listenOnLoopback(server, 0);
     return {
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        url: `http://127.0.0.1:${listener.port}`,
         requests,
-        stop: () => {
-            stopped ??= new Promise<void>((resolve) => {
-                server.close(() => resolve());
-                for (const s of sockets) s.destroy();
-            });
-            return stopped;
-        },
+        stop: listener.stop,
     };
 }

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback";
 
 export const STUB_MODEL_ID = "stub-model";
 
@@ -317,17 +317,8 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
         sendJson(res, 404, { error: { message: `stub model: no route for ${req.method} ${path}` } });
     }
 
-    const sockets = new Set<import("node:net").Socket>();
-    server.on("connection", (s) => {
-        sockets.add(s);
-        s.on("close", () => sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
-    let stopped: Promise<void> | undefined;
+    const listener = await listenOnLoopback(server, opts.port ?? 0);
+    const port = listener.port;
     return {
         baseUrl: `http://127.0.0.1:${port}/v1`,
         model,
@@ -337,12 +328,6 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
         setReplyDelayMs: (ms: number) => {
             replyDelayMs = Math.max(0, ms);
         },
-        stop: () => {
-            stopped ??= new Promise<void>((resolve) => {
-                server.close(() => resolve());
-                for (const s of sockets) s.destroy();
-            });
-            return stopped;
-        },
+        stop: listener.stop,
     };
 }
