@@ -774,7 +774,10 @@ function parseAciKeys(
 }
 
 /** The two reads readRawConfig makes of a Pulumi config bag (a `pulumi.Config`). */
-export type ConfigSource = Pick<pulumi.Config, "get" | "getSecret">;
+export interface ConfigSource {
+    get(key: string): string | undefined;
+    getSecret(key: string): pulumi.Output<string> | undefined;
+}
 
 /** The value of an Output that is known now (config values always are, in previews too). */
 function knownValue<T>(o: pulumi.Output<T>): Promise<T> {

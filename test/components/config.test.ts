@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CONFIG_KEYS, ConfigError, DEFAULT_CLI_VERSION, imageReferenceProblem, isCidr, parseFleetConfig, RawConfig, readRawConfig, SECRET_CONFIG_KEYS } from "../../components/config";
+import { CONFIG_KEYS, ConfigError, ConfigSource, DEFAULT_CLI_VERSION, imageReferenceProblem, isCidr, parseFleetConfig, RawConfig, readRawConfig, SECRET_CONFIG_KEYS } from "../../components/config";
 import { promiseOf } from "../helpers/pulumiMocks";
 
 const base: RawConfig = { platform: "kubernetes", githubToken: "gho_service", image: "registry.example.com/copilot-cli:1.0.102" };
@@ -313,11 +313,12 @@ describe("readRawConfig", () => {
     const secretKeys = ["githubToken", "connectionToken"];
 
     /**
-     * A pulumi.Config with upstream's "use getSecret" warning switched back on (it is commented out in
+     * A config bag with upstream's "use getSecret" warning switched back on (it is commented out in
      * @pulumi/pulumi 3.x, pulumi/pulumi#7127), so a plain read of a secret key is seen.
      */
-    class WarningConfig extends pulumi.Config {
+    class WarningConfig implements ConfigSource {
         readonly reads: Array<[string, "get" | "getSecret"]> = [];
+        constructor(readonly name: string) {}
         get(key: string): string | undefined {
             this.reads.push([key, "get"]);
             if (secretKeys.includes(key) && values[key] !== undefined) {
