@@ -8,6 +8,8 @@ import { SessionCleanup } from "./cleanup";
 import { generatedConnectionToken } from "../tokens";
 import { Redis } from "./redis";
 import {
+    CREDENTIALS_DIGEST_ANNOTATION,
+    credentialsDigest,
     INTERNAL_LB_ANNOTATIONS,
     LABELS,
     PORT_NAME,
@@ -183,7 +185,8 @@ export class SharedFleet extends pulumi.ComponentResource {
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                     minReadySeconds: 5,
                     template: {
-                        metadata: { labels },
+                        // A changed token rolls the replicas (one at a time, as above).
+                        metadata: { labels, annotations: { [CREDENTIALS_DIGEST_ANNOTATION]: credentialsDigest(secretData) } },
                         spec: renderServerPodSpec(spec, args.image, secret.metadata.name, claim.metadata.name, {
                             topologySpreadConstraints: renderSpread(selector),
                         }),
