@@ -137,6 +137,8 @@ export interface UserServerCommonArgs {
     readonly storageClass?: pulumi.Input<string>;
     /** Size of each user's session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
+    /** `protect` on each user's claim: removing the user or destroying the fleet stops there instead of deleting sessions. Default true. */
+    readonly protectSessionState?: boolean;
 }
 
 export interface UserServerArgs extends UserServerCommonArgs {
@@ -196,7 +198,7 @@ export class UserServer extends pulumi.ComponentResource {
                     resources: { requests: { storage: args.storageSize ?? DEFAULT_STORAGE_SIZE } },
                 },
             },
-            child,
+            { ...child, protect: args.protectSessionState ?? true },
         );
 
         // Names (not resource outputs) go into the pod spec: they are known strings, which keeps each
@@ -365,6 +367,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         serviceAnnotations: args.serviceAnnotations,
                         storageClass: args.storageClass,
                         storageSize: args.storageSize,
+                        protectSessionState: args.protectSessionState,
                     },
                     { parent: this },
                 ),

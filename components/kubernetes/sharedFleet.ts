@@ -55,6 +55,8 @@ export interface SharedFleetArgs {
     readonly storageSize?: pulumi.Input<string>;
     /** Session cleanup (TTL, interval): a CronJob through the fleet Service. Default none. */
     readonly sessionCleanup?: CleanupSettings;
+    /** `protect` on the session-state claim: no update or destroy deletes or replaces it. Default true. */
+    readonly protectSessionState?: boolean;
 }
 
 /** The load-balancer Service spec for an exposure; pure so tests and the per-user fleet share it. */
@@ -171,7 +173,7 @@ export class SharedFleet extends pulumi.ComponentResource {
                     resources: { requests: { storage: args.storageSize ?? DEFAULT_STORAGE_SIZE } },
                 },
             },
-            { parent: this },
+            { parent: this, protect: args.protectSessionState ?? true },
         );
 
         const deployment = new k8s.apps.v1.Deployment(
