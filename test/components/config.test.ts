@@ -286,6 +286,18 @@ describe("no message shows a secret value, whole or in part", () => {
     });
 });
 
+describe("documentation", () => {
+    const pulumiYaml = readFileSync("Pulumi.yaml", "utf8");
+    const readme = readFileSync("README.md", "utf8");
+    it.each([...CONFIG_KEYS])("%s is documented in Pulumi.yaml and in README's config table", (key) => {
+        expect(pulumiYaml).toMatch(new RegExp(`^  (# )?${key}[: ]`, "m"));
+        expect(readme).toContain(`| \`${key}\` |`);
+    });
+    it.each([...SECRET_CONFIG_KEYS.filter((k) => k === "githubToken" || k === "connectionToken")])("%s is declared secret in Pulumi.yaml", (key) => {
+        expect(pulumiYaml).toMatch(new RegExp(`^  ${key}:\\n    type: string\\n    secret: true`, "m"));
+    });
+});
+
 describe("protectSessionState", () => {
     it("defaults on for kubernetes and aci, off for docker", () => {
         expect(parseFleetConfig(base).protectSessionState).toBe(true);
