@@ -9,4 +9,4 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseFleetConfig, readRawConfig } from "./components/config";
 import { deploy } from "./components/deploy";
 
-export = async () => deploy(parseFleetConfig(readRawConfig(new pulumi.Config())));
+export = async () => deploy(parseFleetConfig(await readRawConfig(new pulumi.Config())));

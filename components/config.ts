@@ -4,7 +4,9 @@
  * `parseFleetConfig` is pure (no Pulumi engine needed): it takes the raw strings Pulumi stores for
  * each key and returns typed, defaulted settings, or throws one `ConfigError` listing every mistake,
  * each naming the key, the bad value and what is accepted. Secret values come back wrapped with
- * `pulumi.secret` so they stay secret end to end.
+ * `pulumi.secret` so they stay secret end to end, and no message shows a value of a key that holds
+ * or may hold a secret (`SECRET_CONFIG_KEYS`): those name the path, the JSON type found and what is
+ * accepted instead.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialKind, Mode, Platform } from "./outputs";
@@ -80,8 +82,15 @@ export const CONFIG_KEYS = [
     "location",
     "resourceGroupName",
     "vnetAddressSpace",
+    "protectSessionState",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/**
+ * Keys that hold a secret or may (a user's `githubToken` inside `users`, `apiKey` inside `provider`).
+ * readRawConfig reads them with `getSecret`, and no error message shows their values, whole or in part.
+ */
+export const SECRET_CONFIG_KEYS: readonly ConfigKey[] = ["githubToken", "connectionToken", "provider", "users"];
 
 /** Raw values as Pulumi stores them: strings (objects and lists are JSON text). */
 export type RawConfig = Partial<Record<ConfigKey, string>>;
@@ -148,6 +157,8 @@ export interface FleetConfig {
     readonly resourceGroupName?: string;
     /** ACI: the fleet's virtual network (IPv4 CIDR, /8 to /24). */
     readonly vnetAddressSpace: string;
+    /** `protect` on the session-state storage (claims, shares and account, volumes); default true on kubernetes and aci, false on docker. */
+    readonly protectSessionState: boolean;
 }
 
 /** The session-cleanup settings every platform takes from the stack's config (TTL and interval). */
@@ -155,7 +166,7 @@ export function cleanupSettings(cfg: Pick<FleetConfig, "sessionTtlHours" | "sess
     return { ttlHours: cfg.sessionTtlHours, intervalMinutes: cfg.sessionCleanupIntervalMinutes };
 }
 
-/** A configuration mistake: `key`, the offending value (as the user wrote it) and what is accepted. */
+/** A configuration mistake: `key`, the offending value (as the user wrote it; for secret-bearing keys only its JSON type) and what is accepted. */
 export interface ConfigIssue {
     readonly key: string;
     readonly message: string;
@@ -183,6 +194,44 @@ const EXACT_VERSION = /^\d+\.\d+\.\d+$/;
 const QUANTITY = /^([0-9]+(\.[0-9]+)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
 
 const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+
+/** What a value is, never what it holds: for messages about secret-bearing keys. */
+function shapeOf(v: unknown): string {
+    if (v === undefined) return "missing";
+    if (v === null) return "null";
+    if (Array.isArray(v)) return `a list of ${v.length} item${v.length === 1 ? "" : "s"}`;
+    if (typeof v === "string") return v === "" ? "an empty string" : "a string";
+    if (typeof v === "object") return "an object";
+    return typeof v === "number" ? "a number" : typeof v === "boolean" ? "a boolean" : `a ${typeof v}`;
+}
+
+/** Credential-shaped text (GitHub and OpenAI-style prefixes, or long mixed-case base62): never echoed, even in a field that is not secret. */
+function looksLikeToken(s: string): boolean {
+    return /^(gh[a-z]_|github_pat_|sk[-_])/i.test(s) || (s.length >= 20 && /[A-Z]/.test(s) && /[a-z]/.test(s) && /\d/.test(s));
+}
+
+/** A non-secret string field of a secret-bearing key (a user id, a provider type or URL): shown when it is plain text, else only its shape. */
+function showField(v: unknown): string {
+    if (typeof v === "string" && v !== "" && /^[\x20-\x7e]{1,100}$/.test(v) && !looksLikeToken(v) && !/[@?#]/.test(v)) return JSON.stringify(v);
+    return `(${shapeOf(v)}${typeof v === "string" && v !== "" ? ", not shown: it may be a credential" : ""})`;
+}
+
+/** Unknown field names of a secret-bearing key; a name that could be a pasted token is counted, not shown. */
+function showFieldNames(names: readonly string[]): string {
+    const plain = names.filter((k) => /^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(k) && !looksLikeToken(k));
+    const hidden = names.length - plain.length;
+    const shown = plain.map((k) => JSON.stringify(k));
+    if (hidden > 0) shown.push(`${hidden} whose name${hidden === 1 ? " is" : "s are"} not shown`);
+    return shown.join(", ");
+}
+
+/** Why a secret-bearing key's text is not in the message. */
+const HIDDEN_BECAUSE: Partial<Record<ConfigKey, string>> = {
+    users: "users can hold GitHub tokens",
+    provider: "provider holds the API key",
+    // Not a secret key (headers are refused), but a refused headers field carries the backend's credentials.
+    telemetry: "a headers field would carry credentials",
+};
 
 /** `true` for a valid IPv4 or IPv6 CIDR such as `203.0.113.0/24` or `2001:db8::/32`. */
 export function isCidr(value: string): boolean {
@@ -252,7 +301,10 @@ function parseJson(c: Collector, key: ConfigKey, text: string, expected: string)
     try {
         return JSON.parse(text);
     } catch {
-        c.add(key, `${show(text)} is not ${expected} (set it with \`pulumi config set --path\` or as a YAML ${expected})`);
+        const hidden = HIDDEN_BECAUSE[key];
+        // Never the parser's own message either: V8 quotes the text it failed on.
+        if (hidden !== undefined) c.add(key, `is not valid JSON; use ${expected} (set it with \`pulumi config set --path\` or in YAML). The text is not shown: ${hidden}`);
+        else c.add(key, `${show(text)} is not ${expected} (set it with \`pulumi config set --path\` or as a YAML ${expected})`);
         return undefined;
     }
 }
@@ -287,12 +339,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+const USER_SHAPE = "a user id string or an object { id, githubToken, suspended }";
+
+/** `users`: may hold tokens, so messages show a user id (once it is valid text) and the JSON type of anything else. */
 function parseUsers(c: Collector, raw: string | undefined): UserConfig[] {
     if (raw === undefined) return [];
     const value = parseJson(c, "users", raw, "a list");
     if (value === undefined) return [];
     if (!Array.isArray(value)) {
-        c.add("users", `${show(raw)} is not a list; use a list of user ids or of { id, githubToken, suspended } objects`);
+        c.add("users", `is ${shapeOf(value)}, not a list; use a list in which each item is ${USER_SHAPE}`);
         return [];
     }
     const users: UserConfig[] = [];
@@ -307,17 +362,17 @@ function parseUsers(c: Collector, raw: string | undefined): UserConfig[] {
         } else if (isObject(entry)) {
             const unknownKeys = Object.keys(entry).filter((k) => !["id", "githubToken", "suspended"].includes(k));
             if (unknownKeys.length > 0) {
-                c.add("users", `${where} has unknown field(s) ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")}; accepted: "id", "githubToken", "suspended"`);
+                c.add("users", `${where} has unknown field(s) ${showFieldNames(unknownKeys)}; accepted: "id", "githubToken", "suspended"`);
             }
             ({ id, githubToken, suspended = false } = entry);
         } else {
-            c.add("users", `${where} is ${show(entry)}; use a user id string or an object { id, githubToken, suspended }`);
+            c.add("users", `${where} is ${shapeOf(entry)}; use ${USER_SHAPE}`);
             return;
         }
         if (typeof id !== "string" || !DNS_LABEL.test(id) || id.length > MAX_USER_ID_LENGTH) {
             c.add(
                 "users",
-                `${where} id ${show(id)} is not accepted; a user id must be a lowercase DNS label ` +
+                `${where}.id ${showField(id)} is not accepted; a user id must be a lowercase DNS label ` +
                     `(a-z, 0-9 and "-", starting and ending with a letter or digit) of at most ${MAX_USER_ID_LENGTH} characters`,
             );
             return;
@@ -328,11 +383,15 @@ function parseUsers(c: Collector, raw: string | undefined): UserConfig[] {
         }
         seen.add(id);
         if (githubToken !== undefined && (typeof githubToken !== "string" || githubToken === "")) {
-            c.add("users", `${where} (${id}) githubToken is not a non-empty string`);
+            c.add("users", `${where}.githubToken (user ${show(id)}) is ${shapeOf(githubToken)}; use a non-empty string: \`pulumi config set --path --secret 'users[${i}].githubToken' <token>\``);
+            return;
+        }
+        if (typeof githubToken === "string" && githubToken.trim() !== githubToken) {
+            c.add("users", `${where}.githubToken (user ${show(id)}) has leading or trailing whitespace (a pasted newline?); set it again without`);
             return;
         }
         if (typeof suspended !== "boolean") {
-            c.add("users", `${where} (${id}) suspended is ${show(suspended)}; use true or false`);
+            c.add("users", `${where}.suspended (user ${show(id)}) is ${shapeOf(suspended)}; use true or false (unquoted)`);
             return;
         }
         users.push({ id, suspended, githubToken: githubToken === undefined ? undefined : pulumi.secret(githubToken as string) });
@@ -340,39 +399,45 @@ function parseUsers(c: Collector, raw: string | undefined): UserConfig[] {
     return users;
 }
 
+const PROVIDER_FIELDS = ["type", "baseUrl", "model", "apiKey"];
+
+/** `provider`: holds the API key, so messages show the type, URL and model only when they are plain text, and never apiKey. */
 function parseProvider(c: Collector, raw: string): ProviderConfig | undefined {
     const value = parseJson(c, "provider", raw, "an object");
     if (value === undefined) return undefined;
     if (!isObject(value)) {
-        c.add("provider", "is not an object; use { type, baseUrl, model, apiKey } (apiKey as a secret)");
+        c.add("provider", `is ${shapeOf(value)}, not an object; use { type, baseUrl, model, apiKey } (apiKey as a secret)`);
         return undefined;
     }
-    const unknownKeys = Object.keys(value).filter((k) => !["type", "baseUrl", "model", "apiKey"].includes(k));
+    const unknownKeys = Object.keys(value).filter((k) => !PROVIDER_FIELDS.includes(k));
     if (unknownKeys.length > 0) {
-        c.add("provider", `unknown field(s) ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")}; accepted: "type", "baseUrl", "model", "apiKey"`);
+        c.add("provider", `unknown field(s) ${showFieldNames(unknownKeys)}; accepted: ${PROVIDER_FIELDS.map((f) => JSON.stringify(f)).join(", ")}`);
     }
     const { type = "openai", baseUrl, model, apiKey } = value;
     let ok = true;
     if (typeof type !== "string" || !(PROVIDER_TYPES as readonly string[]).includes(type)) {
-        c.add("provider.type", `${show(type)} is not accepted; use one of ${PROVIDER_TYPES.map((t) => JSON.stringify(t)).join(", ")}`);
+        c.add("provider.type", `${showField(type)} is not accepted; use one of ${PROVIDER_TYPES.map((t) => JSON.stringify(t)).join(", ")}`);
         ok = false;
     }
     if (baseUrl === undefined || baseUrl === "") {
         c.add("provider.baseUrl", "is required with provider: the model endpoint's base URL, e.g. https://example.openai.azure.com/openai/v1");
         ok = false;
     } else if (typeof baseUrl !== "string" || !/^https?:\/\/[^\s/]+/.test(baseUrl)) {
-        c.add("provider.baseUrl", `${show(baseUrl)} is not accepted; use an http:// or https:// URL`);
+        c.add("provider.baseUrl", `${showField(baseUrl)} is not accepted; use an http:// or https:// URL`);
         ok = false;
     }
     if (model === undefined || model === "") {
         c.add("provider.model", "is required with provider: the model name the provider serves, e.g. gpt-4.1");
         ok = false;
     } else if (typeof model !== "string") {
-        c.add("provider.model", `${show(model)} is not accepted; use a model name string`);
+        c.add("provider.model", `${showField(model)} is not accepted; use a model name string`);
         ok = false;
     }
     if (apiKey !== undefined && (typeof apiKey !== "string" || apiKey === "")) {
-        c.add("provider.apiKey", "is not a non-empty string; set it with `pulumi config set --path --secret provider.apiKey`");
+        c.add("provider.apiKey", `is ${shapeOf(apiKey)}; use a non-empty string: \`pulumi config set --path --secret provider.apiKey <key>\``);
+        ok = false;
+    } else if (typeof apiKey === "string" && apiKey.trim() !== apiKey) {
+        c.add("provider.apiKey", "has leading or trailing whitespace (a pasted newline?); set it again without");
         ok = false;
     }
     if (!ok) return undefined;
@@ -409,6 +474,10 @@ function parseTelemetry(c: Collector, raw: string | undefined): TelemetrySetting
     const { otlpEndpoint, protocol = "http/protobuf", captureContent = false, resourceAttributes = {} } = value;
     if (otlpEndpoint === undefined || otlpEndpoint === "") {
         c.add("telemetry.otlpEndpoint", "is required with telemetry: the OTLP/HTTP base URL of your collector, e.g. http://otel-collector.monitoring:4318");
+        ok = false;
+    } else if (typeof otlpEndpoint === "string" && /^[a-z]+:\/\/[^/?#]*@/i.test(otlpEndpoint)) {
+        // Credentials in the URL would sit in every server's environment; the collector holds them instead.
+        c.add("telemetry.otlpEndpoint", "carries credentials (user:password@host; not shown); remove them: the collector inside your network holds the backend's credentials");
         ok = false;
     } else if (typeof otlpEndpoint !== "string" || !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(otlpEndpoint)) {
         c.add("telemetry.otlpEndpoint", `${show(otlpEndpoint)} is not accepted; use an http:// or https:// base URL without query, e.g. http://otel-collector.monitoring:4318`);
@@ -533,6 +602,10 @@ function parseCredential(c: Collector, raw: RawConfig, mode: Mode, users: readon
         );
         return undefined;
     }
+    if (hasGithubToken && (raw.githubToken as string).trim() !== raw.githubToken) {
+        c.add("githubToken", "has leading or trailing whitespace (a pasted newline?); set it again without: `pulumi config set --secret githubToken <token>`");
+        return undefined;
+    }
     if (hasGithubToken) return { kind: "githubToken", githubToken: pulumi.secret(raw.githubToken as string) };
     const provider = parseProvider(c, raw.provider as string);
     return provider ? { kind: "provider", provider } : undefined;
@@ -596,6 +669,8 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
     if (raw.connectionToken !== undefined) {
         if (raw.connectionToken.length < 16) {
             c.add("connectionToken", "is shorter than 16 characters; use a long random value (or unset it and one is generated)");
+        } else if (/\s/.test(raw.connectionToken)) {
+            c.add("connectionToken", "contains whitespace (a pasted newline?); use a long random value without spaces (or unset it and one is generated)");
         } else if (mode === "per-user") {
             c.add("connectionToken", 'is set, but per-user mode generates one token per user so that no two users share one; remove the key');
         } else {
@@ -649,6 +724,8 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
     const resources = parseResources(c, raw.resources);
     const telemetry = parseTelemetry(c, raw.telemetry);
     const aci = parseAciKeys(c, raw, platform, mode, redis);
+    // Docker is the laptop stack: `pulumi destroy` there should clean up without a second step.
+    const protectSessionState = parseBool(c, "protectSessionState", raw.protectSessionState, platform !== "docker");
 
     if (c.issues.length > 0 || credential === undefined) {
         throw new ConfigError(c.issues);
@@ -679,6 +756,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         resources,
         telemetry,
         ...aci,
+        protectSessionState,
     };
 }
 
@@ -743,12 +821,37 @@ function parseAciKeys(
     return { location: raw.location, resourceGroupName: raw.resourceGroupName, vnetAddressSpace };
 }
 
-/** Read every key's raw text from a Pulumi config bag (index.ts is the only caller). */
-export function readRawConfig(config: pulumi.Config): RawConfig {
+/** The two reads readRawConfig makes of a Pulumi config bag (a `pulumi.Config`). */
+export interface ConfigSource {
+    get(key: string): string | undefined;
+    getSecret(key: string): pulumi.Output<string> | undefined;
+}
+
+/** The value of an Output that is known now (config values always are, in previews too). */
+function knownValue<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+/**
+ * Read every key's raw text from a Pulumi config bag (index.ts is the only caller).
+ *
+ * `SECRET_CONFIG_KEYS` are read with `getSecret`, never `get`: reading a secret as plain text is what
+ * Pulumi's "use getSecret instead of get" warning flags (switched off in @pulumi/pulumi 3.x for now,
+ * pulumi/pulumi#7127, meant to return). Their text is still needed to validate them before any
+ * resource is registered, so their Outputs are awaited here, which never waits on a resource: a config
+ * Output is known as soon as it is made. parseFleetConfig wraps every value it takes from them in
+ * `pulumi.secret` again; the text lives only between this read and that parse.
+ */
+export async function readRawConfig(config: ConfigSource): Promise<RawConfig> {
     const raw: RawConfig = {};
     for (const key of CONFIG_KEYS) {
-        const value = config.get(key);
-        if (value !== undefined) raw[key] = value;
+        if (SECRET_CONFIG_KEYS.includes(key)) {
+            const secret = config.getSecret(key);
+            if (secret !== undefined) raw[key] = await knownValue(secret);
+        } else {
+            const value = config.get(key);
+            if (value !== undefined) raw[key] = value;
+        }
     }
     return raw;
 }

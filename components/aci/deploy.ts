@@ -79,7 +79,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     if (cfg.mode === "per-user") assertDistinct("container group", new Map(cfg.users.map((u) => [u.id, userGroupName(name, u.id)])));
     const store = new AciStorage(
         `${name}-storage`,
-        { ...placementBase, accountName: scope.apply((s) => globalName("copilot", `storage:${s}`, STORAGE_ACCOUNT_NAME_MAX)), shares: shareNames, quotaGib: shareQuotaGib(cfg.storageSize), tags },
+        { ...placementBase, accountName: scope.apply((s) => globalName("copilot", `storage:${s}`, STORAGE_ACCOUNT_NAME_MAX)), shares: shareNames, quotaGib: shareQuotaGib(cfg.storageSize), tags, protect: cfg.protectSessionState },
         opts,
     );
 

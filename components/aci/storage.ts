@@ -41,6 +41,11 @@ export interface AciStorageArgs {
     /** Quota of each share, in GiB. */
     readonly quotaGib: number;
     readonly tags?: Record<string, string>;
+    /**
+     * `protect` on the account and every share: deleting the account deletes its shares, so both are
+     * guarded; no update or destroy deletes or replaces them. Default true.
+     */
+    readonly protect?: boolean;
 }
 
 export interface ShareRef {
@@ -56,10 +61,11 @@ export class AciStorage extends pulumi.ComponentResource {
 
     constructor(name: string, args: AciStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:aci:Storage", name, {}, opts);
+        const protect = args.protect ?? true;
         const account = new storage.StorageAccount(
             `${name}-account`,
             { resourceGroupName: args.resourceGroupName, location: args.location, accountName: args.accountName, ...STORAGE_ACCOUNT_SETTINGS, tags: args.tags },
-            { parent: this },
+            { parent: this, protect },
         );
         const accountName = nameOf(account, args.accountName);
         const key = pulumi.secret(
@@ -70,7 +76,7 @@ export class AciStorage extends pulumi.ComponentResource {
             const share = new storage.FileShare(
                 `${name}-${shareName}`,
                 { resourceGroupName: args.resourceGroupName, accountName, shareName, shareQuota: args.quotaGib, enabledProtocols: "SMB" },
-                { parent: this },
+                { parent: this, protect },
             );
             shares.set(id, { storageAccountName: accountName, shareName: nameOf(share, shareName), storageAccountKey: key });
         }

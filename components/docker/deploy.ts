@@ -9,12 +9,12 @@ import { DockerSharedFleet } from "./sharedFleet";
 export function deployDocker(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
     const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources, telemetry: cfg.telemetry });
     if (cfg.mode === "per-user") {
-        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, sessionCleanup: cleanupSettings(cfg) }, opts);
+        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, sessionCleanup: cleanupSettings(cfg), protectSessionState: cfg.protectSessionState }, opts);
         return { platform: "docker", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
     }
     const fleet = new DockerSharedFleet(
         name,
-        { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis, sessionCleanup: cleanupSettings(cfg) },
+        { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, replicas: cfg.replicas, connectionToken: cfg.connectionToken, redis: cfg.redis, sessionCleanup: cleanupSettings(cfg), protectSessionState: cfg.protectSessionState },
         opts,
     );
     return {

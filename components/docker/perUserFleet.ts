@@ -6,7 +6,7 @@ import { buildCleanupSpec, CleanupSettings, ENV, SECRET_KEYS, ServerSpec } from 
 import { generatedConnectionToken } from "../tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
-import { fleetLabels } from "./sharedFleet";
+import { fleetLabels, sessionStateVolume } from "./sharedFleet";
 
 export interface DockerPerUserFleetArgs {
     readonly image: pulumi.Input<string>;
@@ -17,6 +17,8 @@ export interface DockerPerUserFleetArgs {
     readonly users: readonly UserConfig[];
     /** Session cleanup (TTL, interval): a loop-mode container per user, on that user's network. Default none. */
     readonly sessionCleanup?: CleanupSettings;
+    /** `protect` on each user's volume. Default false (a laptop stack). */
+    readonly protectSessionState?: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
             const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
             const token = generatedConnectionToken(base, { parent: this });
             const network = new docker.Network(`${base}-net`, { name: `${base}-net`, driver: "bridge", labels: labelList }, { parent: this });
-            const volume = new docker.Volume(`${base}-session-state`, { name: `${base}-session-state`, labels: labelList }, { parent: this });
+            const volume = sessionStateVolume(`${base}-session-state`, labels, this, args.protectSessionState ?? false);
             const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
             const githubToken = user.githubToken ?? (args.credential.kind === "githubToken" ? args.credential.githubToken : undefined);
             if (githubToken !== undefined) secrets[SECRET_KEYS.githubToken] = githubToken;

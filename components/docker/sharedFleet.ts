@@ -27,10 +27,24 @@ export interface DockerSharedFleetArgs {
     readonly redis?: boolean;
     /** Session cleanup (TTL, interval): one loop-mode container through the load balancer. Default none. */
     readonly sessionCleanup?: CleanupSettings;
+    /** `protect` on the session-state volume: no update or destroy deletes or replaces it. Default false (a laptop stack). */
+    readonly protectSessionState?: boolean;
 }
 
 export function fleetLabels(fleet: string, cliVersion: string): Record<string, string> {
     return { "app.kubernetes.io/part-of": "copilot-fleet", "app.kubernetes.io/instance": fleet, "app.kubernetes.io/version": cliVersion };
+}
+
+/**
+ * A session-state volume: every property of a Docker volume forces a new one (labels too), and a new
+ * volume is an empty one. So its labels never carry the CLI version, and label changes are ignored
+ * (volumes made before the version was left out keep theirs rather than being recreated).
+ */
+export function sessionStateVolume(name: string, labels: Readonly<Record<string, string>>, parent: pulumi.Resource, protect: boolean): docker.Volume {
+    const stable = Object.entries(labels)
+        .filter(([label]) => label !== "app.kubernetes.io/version")
+        .map(([label, value]) => ({ label, value }));
+    return new docker.Volume(name, { name, labels: stable }, { parent, protect, ignoreChanges: ["labels"] });
 }
 
 /**
@@ -56,7 +70,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
         this.connectionToken = pulumi.secret(token);
 
         const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge", labels: labelList }, { parent: this });
-        const volume = new docker.Volume(`${name}-session-state`, { name: `${name}-session-state`, labels: labelList }, { parent: this });
+        const volume = sessionStateVolume(`${name}-session-state`, labels, this, args.protectSessionState ?? false);
 
         const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
         if (args.credential.kind === "githubToken") secrets[SECRET_KEYS.githubToken] = args.credential.githubToken;

@@ -56,6 +56,7 @@ export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.I
             storageClass: cfg.storageClass,
             storageSize: cfg.storageSize,
             sessionCleanup: cleanupSettings(cfg),
+            protectSessionState: cfg.protectSessionState,
         },
         opts,
     );
@@ -94,6 +95,7 @@ function deployPerUser(
             storageClass: cfg.storageClass,
             storageSize: cfg.storageSize,
             sessionCleanup: cleanupSettings(cfg),
+            protectSessionState: cfg.protectSessionState,
         },
         opts,
     );

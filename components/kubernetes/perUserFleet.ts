@@ -14,7 +14,7 @@ import { UserOutput } from "../outputs";
 import { buildCleanupSpec, buildServerSpec, CleanupSettings, CleanupSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
 import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
 import { generatedConnectionToken } from "../tokens";
-import { LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
+import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
 
 /** Kubernetes object names we derive are kept to one DNS label (63), the strictest rule among the kinds we create (Service). */
@@ -137,6 +137,8 @@ export interface UserServerCommonArgs {
     readonly storageClass?: pulumi.Input<string>;
     /** Size of each user's session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
+    /** `protect` on each user's claim: removing the user or destroying the fleet stops there instead of deleting sessions. Default true. */
+    readonly protectSessionState?: boolean;
 }
 
 export interface UserServerArgs extends UserServerCommonArgs {
@@ -182,11 +184,8 @@ export class UserServer extends pulumi.ComponentResource {
         const token = generatedConnectionToken(name, child);
         this.connectionToken = pulumi.secret(token);
 
-        const secret = new k8s.core.v1.Secret(
-            names.secret,
-            { metadata: meta(names.secret), type: "Opaque", stringData: userSecretData(token, user, args.credential) },
-            child,
-        );
+        const secretData = userSecretData(token, user, args.credential);
+        const secret = new k8s.core.v1.Secret(names.secret, { metadata: meta(names.secret), type: "Opaque", stringData: secretData }, child);
 
         // Suspending scales the Deployment to zero; the claim is untouched, so resuming finds every session.
         const claim = new k8s.core.v1.PersistentVolumeClaim(
@@ -199,7 +198,7 @@ export class UserServer extends pulumi.ComponentResource {
                     resources: { requests: { storage: args.storageSize ?? DEFAULT_STORAGE_SIZE } },
                 },
             },
-            child,
+            { ...child, protect: args.protectSessionState ?? true },
         );
 
         // Names (not resource outputs) go into the pod spec: they are known strings, which keeps each
@@ -214,7 +213,8 @@ export class UserServer extends pulumi.ComponentResource {
                     // A ReadWriteOnce claim and one writer: the old pod must be gone before the new one mounts.
                     strategy: { type: "Recreate" },
                     template: {
-                        metadata: { labels },
+                        // A changed token (this user's, or the service token they fall back to) restarts this user's server.
+                        metadata: { labels, annotations: { [CREDENTIALS_DIGEST_ANNOTATION]: credentialsDigest(secretData) } },
                         spec: args.cleanup
                             ? withCleanupSidecar(renderServerPodSpec(spec, args.image, names.secret, names.claim), renderCleanupContainer(args.cleanup, args.image, names.secret))
                             : renderServerPodSpec(spec, args.image, names.secret, names.claim),
@@ -367,6 +367,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         serviceAnnotations: args.serviceAnnotations,
                         storageClass: args.storageClass,
                         storageSize: args.storageSize,
+                        protectSessionState: args.protectSessionState,
                     },
                     { parent: this },
                 ),

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
-import { LABELS, restrictedSecurityContext } from "./render";
+import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, restrictedSecurityContext } from "./render";
 
 export { REDIS_IMAGE, REDIS_PORT, REDIS_UID, redisConf };
 
@@ -35,15 +35,13 @@ export class Redis extends pulumi.ComponentResource {
         const password = new random.RandomPassword(`${name}-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this });
         this.password = password.result;
 
+        const secretData = { "redis.conf": pulumi.secret(password.result.apply(redisConf)), password: password.result };
         const secret = new k8s.core.v1.Secret(
             `${name}-config`,
             {
                 metadata: { name: `${name}-config`, namespace: args.namespace, labels },
                 type: "Opaque",
-                stringData: {
-                    "redis.conf": pulumi.secret(password.result.apply(redisConf)),
-                    password: password.result,
-                },
+                stringData: secretData,
             },
             { parent: this },
         );
@@ -58,7 +56,8 @@ export class Redis extends pulumi.ComponentResource {
                     strategy: { type: "Recreate" },
                     selector: { matchLabels: selector },
                     template: {
-                        metadata: { labels },
+                        // Redis reads its password once at start: a new one (the password replaced) restarts it.
+                        metadata: { labels, annotations: { [CREDENTIALS_DIGEST_ANNOTATION]: credentialsDigest(secretData) } },
                         spec: {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,

@@ -2,6 +2,7 @@
  * Renders the platform-neutral CLI server spec (components/spec.ts) as Kubernetes objects. Pure
  * functions: the fleet components call them, and tests call them without mocks.
  */
+import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerResources, ServerSpec, telemetryInstanceEnv } from "../spec";
@@ -22,6 +23,32 @@ export const LABELS = {
     /** Put this label on client pods (value: the fleet name) to let them reach the fleet through its NetworkPolicy. */
     client: "copilot-fleet.github.com/client",
 } as const;
+
+/**
+ * Pod-template annotation holding a digest of the Secret the pods read. Env from `secretKeyRef` is
+ * resolved once, at container start, so a changed token in the Secret alone restarts nothing; with
+ * the digest in the template the same change rolls the Deployment by itself.
+ */
+export const CREDENTIALS_DIGEST_ANNOTATION = "copilot-fleet.github.com/credentials-digest";
+
+/**
+ * `sha256:<hex>` over a Secret's data (keys sorted, so the order they were added in does not matter).
+ *
+ * A Pulumi secret although a SHA-256 cannot be reversed: the generated tokens (~285 bits) and GitHub's
+ * cannot be guessed either, but a connectionToken someone chose might, and a plain digest in state or
+ * in a preview would let anyone holding it check guesses offline. In the cluster the annotation is
+ * readable by whoever may read Deployments (the built-in `view` role, which cannot read Secrets): the
+ * same holds there, which is one more reason to leave connectionToken unset and let it be generated.
+ */
+export function credentialsDigest(data: Readonly<Record<string, pulumi.Input<string>>>): pulumi.Output<string> {
+    return pulumi.secret(
+        pulumi.all(data).apply((values) => {
+            const hash = createHash("sha256").update("copilot-fleet credentials v1\n");
+            for (const key of Object.keys(values).sort()) hash.update(`${JSON.stringify(key)}=${JSON.stringify(values[key])}\n`);
+            return `sha256:${hash.digest("hex")}`;
+        }),
+    );
+}
 
 /** Volume names inside the pod. */
 export const VOLUMES = {

@@ -8,6 +8,8 @@ import { SessionCleanup } from "./cleanup";
 import { generatedConnectionToken } from "../tokens";
 import { Redis } from "./redis";
 import {
+    CREDENTIALS_DIGEST_ANNOTATION,
+    credentialsDigest,
     INTERNAL_LB_ANNOTATIONS,
     LABELS,
     PORT_NAME,
@@ -53,6 +55,8 @@ export interface SharedFleetArgs {
     readonly storageSize?: pulumi.Input<string>;
     /** Session cleanup (TTL, interval): a CronJob through the fleet Service. Default none. */
     readonly sessionCleanup?: CleanupSettings;
+    /** `protect` on the session-state claim: no update or destroy deletes or replaces it. Default true. */
+    readonly protectSessionState?: boolean;
 }
 
 /** The load-balancer Service spec for an exposure; pure so tests and the per-user fleet share it. */
@@ -169,7 +173,7 @@ export class SharedFleet extends pulumi.ComponentResource {
                     resources: { requests: { storage: args.storageSize ?? DEFAULT_STORAGE_SIZE } },
                 },
             },
-            { parent: this },
+            { parent: this, protect: args.protectSessionState ?? true },
         );
 
         const deployment = new k8s.apps.v1.Deployment(
@@ -183,7 +187,8 @@ export class SharedFleet extends pulumi.ComponentResource {
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                     minReadySeconds: 5,
                     template: {
-                        metadata: { labels },
+                        // A changed token rolls the replicas (one at a time, as above).
+                        metadata: { labels, annotations: { [CREDENTIALS_DIGEST_ANNOTATION]: credentialsDigest(secretData) } },
                         spec: renderServerPodSpec(spec, args.image, secret.metadata.name, claim.metadata.name, {
                             topologySpreadConstraints: renderSpread(selector),
                         }),

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
-import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_CLI_VERSION, imageReferenceProblem, isCidr, parseFleetConfig, RawConfig } from "../../components/config";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CONFIG_KEYS, ConfigError, ConfigSource, DEFAULT_CLI_VERSION, imageReferenceProblem, isCidr, parseFleetConfig, RawConfig, readRawConfig, SECRET_CONFIG_KEYS } from "../../components/config";
 import { promiseOf } from "../helpers/pulumiMocks";
 
 const base: RawConfig = { platform: "kubernetes", githubToken: "gho_service", image: "registry.example.com/copilot-cli:1.0.102" };
@@ -126,17 +126,17 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
         [
             "user id with capitals",
             { ...base, mode: "per-user", users: '["Alice"]' },
-            'users: users[0] id "Alice" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters',
+            'users: users[0].id "Alice" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters',
         ],
         [
             "user id too long",
             { ...base, mode: "per-user", users: JSON.stringify(["a".repeat(41)]) },
-            `users: users[0] id "${"a".repeat(41)}" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters`,
+            `users: users[0].id "${"a".repeat(41)}" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters`,
         ],
         [
             "user id with a separator",
             { ...base, mode: "per-user", users: '["alice:x"]' },
-            'users: users[0] id "alice:x" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters',
+            'users: users[0].id "alice:x" is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters',
         ],
         ["duplicate user id", { ...base, mode: "per-user", users: '["alice",{"id":"alice"}]' }, 'users: user id "alice" appears more than once; each user id must be unique'],
         ["users in shared mode", { ...base, users: '["alice"]' }, 'users: is set, but users applies to mode "per-user" only; set mode to "per-user" or remove the key'],
@@ -201,7 +201,11 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
             { ...base, sessionCleanupIntervalMinutes: v },
             `sessionCleanupIntervalMinutes: ${JSON.stringify(v)} is not accepted; use minutes that divide an hour (5, 6, 10, 12, 15, 20, 30) or whole hours that divide a day (60, 120, 180, 240, 360, 480, 720, 1440)`,
         ]),
-        ["users not JSON", { ...base, mode: "per-user", users: "alice,bob" }, 'users: "alice,bob" is not a list (set it with `pulumi config set --path` or as a YAML a list)'],
+        [
+            "users not JSON",
+            { ...base, mode: "per-user", users: "alice,bob" },
+            "users: is not valid JSON; use a list (set it with `pulumi config set --path` or in YAML). The text is not shown: users can hold GitHub tokens",
+        ],
         ["resources bad quantity", { ...base, resources: '{"memoryLimit":"lots"}' }, 'resources.memoryLimit: "lots" is not a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"'],
     ];
     it.each(cases)("%s", (_name, raw, message) => {
@@ -211,6 +215,176 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
     it("reports every problem at once, each naming its key", () => {
         const found = problems({ platform: "kubernetes", image: "c:1", mode: "x", replicas: "99", exposure: "public", cliVersion: "latest" });
         expect(found.map((m) => m.split(":")[0]).sort()).toEqual(["allowedCidrs", "cliVersion", "githubToken", "mode", "replicas"]);
+    });
+});
+
+describe("no message shows a secret value, whole or in part", () => {
+    const SENTINEL = "ghp_SENTINEL123";
+    const perUser: RawConfig = { ...base, mode: "per-user" };
+    const byok = (p: unknown): RawConfig => ({ platform: "kubernetes", image: base.image, provider: typeof p === "string" ? p : JSON.stringify(p) });
+    const url = "https://models.example.com/v1";
+
+    /** Each malformed shape puts the sentinel where a token could land, and names the exact message expected. */
+    const cases: Array<[string, RawConfig, string]> = [
+        ["users as bare text", { ...perUser, users: SENTINEL }, "users: is not valid JSON; use a list (set it with `pulumi config set --path` or in YAML). The text is not shown: users can hold GitHub tokens"],
+        ["users as broken JSON", { ...perUser, users: `[{"id":"alice","githubToken":"${SENTINEL}"` }, "users: is not valid JSON; use a list (set it with `pulumi config set --path` or in YAML). The text is not shown: users can hold GitHub tokens"],
+        ["users as an object", { ...perUser, users: JSON.stringify({ alice: SENTINEL }) }, 'users: is an object, not a list; use a list in which each item is a user id string or an object { id, githubToken, suspended }'],
+        ["users as a JSON string", { ...perUser, users: JSON.stringify(SENTINEL) }, 'users: is a string, not a list; use a list in which each item is a user id string or an object { id, githubToken, suspended }'],
+        ["a token as a user id", { ...perUser, users: JSON.stringify([SENTINEL]) }, 'users: users[0].id (a string, not shown: it may be a credential) is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters'],
+        ["a token as an id field", { ...perUser, users: JSON.stringify([{ id: SENTINEL }]) }, 'users: users[0].id (a string, not shown: it may be a credential) is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters'],
+        ["an object as an id", { ...perUser, users: JSON.stringify([{ id: { githubToken: SENTINEL } }]) }, 'users: users[0].id (an object) is not accepted; a user id must be a lowercase DNS label (a-z, 0-9 and "-", starting and ending with a letter or digit) of at most 40 characters'],
+        ["a user keyed by id", { ...perUser, users: JSON.stringify([{ alice: SENTINEL }]) }, 'users: users[0] has unknown field(s) "alice"; accepted: "id", "githubToken", "suspended"'],
+        ["a token as a field name", { ...perUser, users: JSON.stringify([{ id: "alice", [SENTINEL]: true }]) }, 'users: users[0] has unknown field(s) 1 whose name is not shown; accepted: "id", "githubToken", "suspended"'],
+        ["a misspelt token field", { ...perUser, users: JSON.stringify([{ id: "alice", token: SENTINEL }]) }, 'users: users[0] has unknown field(s) "token"; accepted: "id", "githubToken", "suspended"'],
+        ["a user as a list", { ...perUser, users: JSON.stringify([["alice", SENTINEL]]) }, "users: users[0] is a list of 2 items; use a user id string or an object { id, githubToken, suspended }"],
+        ["a user as a number", { ...perUser, users: "[42]" }, "users: users[0] is a number; use a user id string or an object { id, githubToken, suspended }"],
+        ["a githubToken as a list", { ...perUser, users: JSON.stringify(["bob", { id: "alice", githubToken: [SENTINEL] }]) }, "users: users[1].githubToken (user \"alice\") is a list of 1 item; use a non-empty string: `pulumi config set --path --secret 'users[1].githubToken' <token>`"],
+        ["a githubToken as an object", { ...perUser, users: JSON.stringify([{ id: "alice", githubToken: { value: SENTINEL } }]) }, "users: users[0].githubToken (user \"alice\") is an object; use a non-empty string: `pulumi config set --path --secret 'users[0].githubToken' <token>`"],
+        ["a githubToken with a newline", { ...perUser, users: JSON.stringify([{ id: "alice", githubToken: `${SENTINEL}\n` }]) }, 'users: users[0].githubToken (user "alice") has leading or trailing whitespace (a pasted newline?); set it again without'],
+        ["a token in suspended", { ...perUser, users: JSON.stringify([{ id: "alice", suspended: SENTINEL }]) }, 'users: users[0].suspended (user "alice") is a string; use true or false (unquoted)'],
+        ["a duplicate user with a token", { ...perUser, users: JSON.stringify(["alice", { id: "alice", githubToken: SENTINEL }]) }, 'users: user id "alice" appears more than once; each user id must be unique'],
+        ["users with tokens in shared mode", { ...base, users: JSON.stringify([{ id: "alice", githubToken: SENTINEL }]) }, 'users: is set, but users applies to mode "per-user" only; set mode to "per-user" or remove the key'],
+        ["provider as bare text", byok(SENTINEL), "provider: is not valid JSON; use an object (set it with `pulumi config set --path` or in YAML). The text is not shown: provider holds the API key"],
+        ["provider as broken JSON", byok(`{"apiKey":"${SENTINEL}",`), "provider: is not valid JSON; use an object (set it with `pulumi config set --path` or in YAML). The text is not shown: provider holds the API key"],
+        ["provider as a list", byok([SENTINEL]), "provider: is a list of 1 item, not an object; use { type, baseUrl, model, apiKey } (apiKey as a secret)"],
+        ["provider as a JSON string", byok(JSON.stringify(SENTINEL)), "provider: is a string, not an object; use { type, baseUrl, model, apiKey } (apiKey as a secret)"],
+        ["a misspelt apiKey", byok({ baseUrl: url, model: "m", api_key: SENTINEL }), 'provider: unknown field(s) "api_key"; accepted: "type", "baseUrl", "model", "apiKey"'],
+        ["a key as a field name", byok({ baseUrl: url, model: "m", [SENTINEL]: "x" }), 'provider: unknown field(s) 1 whose name is not shown; accepted: "type", "baseUrl", "model", "apiKey"'],
+        ["apiKey as a number", byok({ baseUrl: url, model: "m", apiKey: 123456 }), "provider.apiKey: is a number; use a non-empty string: `pulumi config set --path --secret provider.apiKey <key>`"],
+        ["apiKey as an object", byok({ baseUrl: url, model: "m", apiKey: { secure: SENTINEL } }), "provider.apiKey: is an object; use a non-empty string: `pulumi config set --path --secret provider.apiKey <key>`"],
+        ["apiKey with a newline", byok({ baseUrl: url, model: "m", apiKey: `${SENTINEL}\n` }), "provider.apiKey: has leading or trailing whitespace (a pasted newline?); set it again without"],
+        ["a key as the type", byok({ type: SENTINEL, baseUrl: url, model: "m" }), 'provider.type: (a string, not shown: it may be a credential) is not accepted; use one of "openai", "azure", "anthropic"'],
+        ["a key as the base URL", byok({ baseUrl: SENTINEL, model: "m" }), "provider.baseUrl: (a string, not shown: it may be a credential) is not accepted; use an http:// or https:// URL"],
+        ["a key in a base URL's query", byok({ baseUrl: `models.example.com/v1?api-key=${SENTINEL}`, model: "m" }), "provider.baseUrl: (a string, not shown: it may be a credential) is not accepted; use an http:// or https:// URL"],
+        ["a key as the model", byok({ baseUrl: url, model: { name: SENTINEL } }), "provider.model: (an object) is not accepted; use a model name string"],
+        ["githubToken beside provider", { ...byok({ baseUrl: url, model: "m" }), githubToken: SENTINEL }, "githubToken: and provider are both set; choose one model credential: githubToken (the servers hold a service token) or provider (BYOK; clients pass it)"],
+        ["githubToken with a newline", { ...base, githubToken: `${SENTINEL}\n` }, "githubToken: has leading or trailing whitespace (a pasted newline?); set it again without: `pulumi config set --secret githubToken <token>`"],
+        ["a short connectionToken", { ...base, connectionToken: "ghp_SENT" }, "connectionToken: is shorter than 16 characters; use a long random value (or unset it and one is generated)"],
+        ["a connectionToken with spaces", { ...base, connectionToken: `${SENTINEL} ${SENTINEL}` }, "connectionToken: contains whitespace (a pasted newline?); use a long random value without spaces (or unset it and one is generated)"],
+        ["a connectionToken in per-user mode", { ...perUser, users: '["a"]', connectionToken: SENTINEL.repeat(2) }, 'connectionToken: is set, but per-user mode generates one token per user so that no two users share one; remove the key'],
+        ["telemetry as broken JSON", { ...base, telemetry: `{"otlpEndpoint":"http://otel:4318","headers":{"Authorization":"Bearer ${SENTINEL}"}` }, "telemetry: is not valid JSON; use an object (set it with `pulumi config set --path` or in YAML). The text is not shown: a headers field would carry credentials"],
+        ["telemetry with headers", { ...base, telemetry: JSON.stringify({ otlpEndpoint: "http://otel:4318", headers: { Authorization: `Bearer ${SENTINEL}` } }) }, 'telemetry: unknown field "headers": the servers send to an OpenTelemetry Collector inside your network, and the collector holds the backend\'s credentials, so no secret reaches the servers'],
+        ["telemetry endpoint with credentials", { ...base, telemetry: JSON.stringify({ otlpEndpoint: `https://user:${SENTINEL}@otel.example.com` }) }, "telemetry.otlpEndpoint: carries credentials (user:password@host; not shown); remove them: the collector inside your network holds the backend's credentials"],
+    ];
+
+    it.each(cases)("%s", (_name, raw, message) => {
+        let error: unknown;
+        try {
+            parseFleetConfig(raw);
+        } catch (e) {
+            error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        const err = error as ConfigError;
+        expect(err.issues.map((i) => i.message)).toContain(message);
+        // Nothing of the sentinel beyond its public prefix: not the whole, not a fragment, not JSON-escaped.
+        const text = `${err.message}\n${err.stack ?? ""}\n${JSON.stringify(err.issues)}`;
+        for (const part of ["SENTINEL", "NEL123", "SENT"]) expect(text).not.toContain(part);
+    });
+
+    it("the check can fail: a non-secret key still echoes its value", () => {
+        expect(problems({ ...base, namespace: SENTINEL }).join("\n")).toContain(SENTINEL);
+    });
+});
+
+describe("documentation", () => {
+    const pulumiYaml = readFileSync("Pulumi.yaml", "utf8");
+    const readme = readFileSync("README.md", "utf8");
+    it.each([...CONFIG_KEYS])("%s is documented in Pulumi.yaml and in README's config table", (key) => {
+        expect(pulumiYaml).toMatch(new RegExp(`^  (# )?${key}[: ]`, "m"));
+        expect(readme).toContain(`| \`${key}\` |`);
+    });
+    it.each([...SECRET_CONFIG_KEYS.filter((k) => k === "githubToken" || k === "connectionToken")])("%s is declared secret in Pulumi.yaml", (key) => {
+        expect(pulumiYaml).toMatch(new RegExp(`^  ${key}:\\n    type: string\\n    secret: true`, "m"));
+    });
+});
+
+describe("protectSessionState", () => {
+    it("defaults on for kubernetes and aci, off for docker", () => {
+        expect(parseFleetConfig(base).protectSessionState).toBe(true);
+        expect(parseFleetConfig({ platform: "aci", githubToken: "t" }).protectSessionState).toBe(true);
+        expect(parseFleetConfig({ platform: "docker", githubToken: "t" }).protectSessionState).toBe(false);
+    });
+    it("can be switched either way", () => {
+        expect(parseFleetConfig({ ...base, protectSessionState: "false" }).protectSessionState).toBe(false);
+        expect(parseFleetConfig({ platform: "docker", githubToken: "t", protectSessionState: "true" }).protectSessionState).toBe(true);
+    });
+    it("names key, value and what is accepted", () => {
+        expect(problems({ ...base, protectSessionState: "yes" })).toContain('protectSessionState: "yes" is not a boolean; use true or false');
+    });
+});
+
+describe("readRawConfig", () => {
+    const project = "copilot-fleet";
+    const values: Record<string, string> = {
+        platform: "kubernetes",
+        image: base.image!,
+        githubToken: "gho_service_secret",
+        connectionToken: "c".repeat(32),
+        replicas: "2",
+    };
+    const secretKeys = ["githubToken", "connectionToken"];
+
+    /**
+     * A config bag with upstream's "use getSecret" warning switched back on (it is commented out in
+     * @pulumi/pulumi 3.x, pulumi/pulumi#7127), so a plain read of a secret key is seen.
+     */
+    class WarningConfig implements ConfigSource {
+        readonly reads: Array<[string, "get" | "getSecret"]> = [];
+        constructor(readonly name: string) {}
+        get(key: string): string | undefined {
+            this.reads.push([key, "get"]);
+            if (secretKeys.includes(key) && values[key] !== undefined) {
+                pulumi.log.warn(`Configuration '${this.name}:${key}' value is a secret; use \`getSecret\` instead of \`get\``);
+            }
+            return values[key];
+        }
+        getSecret(key: string): pulumi.Output<string> | undefined {
+            this.reads.push([key, "getSecret"]);
+            return values[key] === undefined ? undefined : pulumi.secret(values[key]);
+        }
+    }
+
+    afterEach(() => vi.restoreAllMocks());
+
+    it("the harness sees a plain read of a secret key", () => {
+        const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+        new WarningConfig(project).get("githubToken");
+        expect(warn).toHaveBeenCalledTimes(1);
+    });
+
+    it("reads secret keys with getSecret, so no warning is logged, and the parsed values are secret Outputs", async () => {
+        const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+        const config = new WarningConfig(project);
+        const raw = await readRawConfig(config);
+        expect(warn).not.toHaveBeenCalled();
+        expect(raw).toEqual(values);
+        for (const key of CONFIG_KEYS) {
+            expect(config.reads.filter(([k]) => k === key)).toEqual([[key, SECRET_CONFIG_KEYS.includes(key) ? "getSecret" : "get"]]);
+        }
+        expect(SECRET_CONFIG_KEYS).toEqual(["githubToken", "connectionToken", "provider", "users"]);
+
+        const cfg = parseFleetConfig(raw);
+        if (cfg.credential.kind !== "githubToken") throw new Error("expected the GitHub token credential");
+        expect(await pulumi.isSecret(cfg.credential.githubToken)).toBe(true);
+        expect(await pulumi.isSecret(cfg.connectionToken!)).toBe(true);
+        expect(await promiseOf(cfg.credential.githubToken)).toBe("gho_service_secret");
+    });
+
+    it("reads Pulumi's own config store: secret keys set with --secret, no warning", async () => {
+        const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+        const before = pulumi.runtime.allConfig();
+        pulumi.runtime.setAllConfig(
+            Object.fromEntries(Object.entries(values).map(([k, v]) => [`${project}:${k}`, v])),
+            secretKeys.map((k) => `${project}:${k}`),
+        );
+        try {
+            const raw = await readRawConfig(new pulumi.Config(project));
+            expect(raw).toEqual(values);
+            expect(warn).not.toHaveBeenCalled();
+        } finally {
+            pulumi.runtime.setAllConfig(before, []);
+        }
     });
 });
 

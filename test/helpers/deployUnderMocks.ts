@@ -27,6 +27,8 @@ export interface ProgramResult {
     resources: Array<{ type: string; name: string }>;
     outputs?: Record<string, unknown>;
     error?: string;
+    /** Warnings the program logged (runProgram.ts: a plain read of a secret key logs one). */
+    warnings?: string[];
 }
 
 /**

@@ -12,7 +12,7 @@ export interface RecordedResource {
     readonly inputs: Record<string, unknown>;
     readonly state: Record<string, unknown>;
     /** Resource options the engine would see (mocks drop them; the monitor wrapper below keeps them). */
-    readonly opts: { readonly additionalSecretOutputs: readonly string[]; readonly protect: boolean };
+    readonly opts: { readonly additionalSecretOutputs: readonly string[]; readonly protect: boolean; readonly ignoreChanges?: readonly string[] };
 }
 
 export const MOCK_LB_IP = "203.0.113.10";
@@ -131,11 +131,12 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
         getName(): string;
         getAdditionalsecretoutputsList(): string[];
         getProtect(): boolean;
+        getIgnorechangesList(): string[];
     }
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
-        rec.pendingOptions.set(`${req.getType()}::${req.getName()}`, { additionalSecretOutputs: req.getAdditionalsecretoutputsList(), protect: req.getProtect() });
+        rec.pendingOptions.set(`${req.getType()}::${req.getName()}`, { additionalSecretOutputs: req.getAdditionalsecretoutputsList(), protect: req.getProtect(), ignoreChanges: req.getIgnorechangesList() });
         return register(req, cb);
     };
     return rec;

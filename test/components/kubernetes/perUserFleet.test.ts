@@ -301,7 +301,7 @@ describe("per-user fleet: stable identity", () => {
 
     it("the config refuses bad and duplicate ids before any resource is registered", async () => {
         await expect(run({ ...base, users: '["alice","alice"]' })).rejects.toThrow('user id "alice" appears more than once');
-        await expect(run({ ...base, users: '["Bob_1"]' })).rejects.toThrow('users[0] id "Bob_1" is not accepted');
+        await expect(run({ ...base, users: '["Bob_1"]' })).rejects.toThrow('users[0].id "Bob_1" is not accepted');
         await expect(run({ ...base, users: JSON.stringify(["x".repeat(41)]) })).rejects.toThrow("at most 40 characters");
         expect(rec.resources).toEqual([]);
     });
