@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cleanupSettings, ConfigError, FleetConfig } from "../config";
 import { FleetOutputs } from "../outputs";
+import { configEndpoints, egressPlan } from "../egress";
 import { buildServerSpec } from "../spec";
 import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet } from "./sharedFleet";
@@ -56,6 +57,7 @@ export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.I
             storageClass: cfg.storageClass,
             storageSize: cfg.storageSize,
             sessionCleanup: cleanupSettings(cfg),
+            egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
         },
         opts,
     );
@@ -94,6 +96,7 @@ function deployPerUser(
             storageClass: cfg.storageClass,
             storageSize: cfg.storageSize,
             sessionCleanup: cleanupSettings(cfg),
+            egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
         },
         opts,
     );

@@ -13,6 +13,8 @@ import { CredentialConfig, Exposure, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
 import { buildCleanupSpec, buildServerSpec, CleanupSettings, CleanupSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
 import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
+import { EgressPlan, egressPlan } from "../egress";
+import { serverEgressRules } from "./egress";
 import { generatedConnectionToken } from "../tokens";
 import { LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
@@ -137,6 +139,8 @@ export interface UserServerCommonArgs {
     readonly storageClass?: pulumi.Input<string>;
     /** Size of each user's session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
+    /** Where each server may connect (components/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
+    readonly egress?: EgressPlan;
 }
 
 export interface UserServerArgs extends UserServerCommonArgs {
@@ -239,8 +243,10 @@ export class UserServer extends pulumi.ComponentResource {
                 metadata: meta(names.networkPolicy),
                 spec: {
                     podSelector: { matchLabels: selector },
-                    policyTypes: ["Ingress"],
+                    policyTypes: ["Ingress", "Egress"],
                     ingress: serverIngressRules(fleet, spec.port, exposure, allowedCidrs, { [LABELS.user]: user.id }),
+                    // The cleanup sidecar dials 127.0.0.1, which no policy filters.
+                    egress: serverEgressRules(args.egress ?? egressPlan([], [])),
                 },
             },
             child,
@@ -339,8 +345,8 @@ export class PerUserFleet extends pulumi.ComponentResource {
             defaultDenyName(name),
             {
                 metadata: { name: defaultDenyName(name), namespace: args.namespace, labels: serverLabels(name, args.cliVersion) },
-                // Ingress listed with no rules: selected pods admit nothing beyond what a user's own policy adds.
-                spec: { podSelector: { matchLabels: serverSelector(name) }, policyTypes: ["Ingress"] },
+                // Both listed with no rules: selected pods admit and open nothing beyond what a user's own policy adds.
+                spec: { podSelector: { matchLabels: serverSelector(name) }, policyTypes: ["Ingress", "Egress"] },
             },
             { parent: this },
         );
@@ -367,6 +373,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         serviceAnnotations: args.serviceAnnotations,
                         storageClass: args.storageClass,
                         storageSize: args.storageSize,
+                        egress: args.egress,
                     },
                     { parent: this },
                 ),
