@@ -60,9 +60,11 @@ describe("copilot-network-egress-restricted: Kubernetes", () => {
 const RG = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network";
 const O = { mode: "shared" as const, exposure: "cluster" as const, allowedCidrs: [], addressSpace: "10.42.0.0/16", port: 4321, redisPort: 6379 };
 type Rule = Record<string, unknown>;
+/** Plain JSON copies of the program's rules, as the engine hands them to a policy. */
+const plain = (rs: readonly object[]): Rule[] => JSON.parse(JSON.stringify(rs)) as Rule[];
 
 /** An ACI server on a subnet of this stack whose NSG carries the program's own rules. */
-function aciStack(rules: Rule[] = [...serverSubnetRules(O), ...serverSubnetOutboundRules(O)] as Rule[], identity = true): FakeResource[] {
+function aciStack(rules: Rule[] = plain([...serverSubnetRules(O), ...serverSubnetOutboundRules(O)]), identity = true): FakeResource[] {
     const group = withChange(aciServer(), (r) => {
         r.props.subnetIds = [{ id: `${RG}/virtualNetworks/vnet/subnets/servers` }];
         if (identity) r.props.identity = { type: "UserAssigned", userAssignedIdentities: ["/id"] };
@@ -73,7 +75,7 @@ function aciStack(rules: Rule[] = [...serverSubnetRules(O), ...serverSubnetOutbo
         { type: "azure-native:network:NetworkSecurityGroup", name: "servers-nsg", props: { networkSecurityGroupName: "servers-nsg", securityRules: JSON.parse(JSON.stringify(rules)) } },
     ];
 }
-const rulesWith = (f: (rules: Rule[]) => Rule[]) => aciStack(f([...serverSubnetRules(O), ...serverSubnetOutboundRules(O)] as Rule[]));
+const rulesWith = (f: (rules: Rule[]) => Rule[]) => aciStack(f(plain([...serverSubnetRules(O), ...serverSubnetOutboundRules(O)])));
 const without = (name: string) => rulesWith((rs) => rs.filter((r) => r.name !== name));
 const withoutAll = (...names: string[]) => rulesWith((rs) => rs.filter((r) => !names.includes(String(r.name))));
 
@@ -81,7 +83,7 @@ describe("copilot-network-egress-restricted: ACI", () => {
     it.each([
         ["compliant", aciStack(), {}, 0],
         ["no IMDS deny on a group with an identity", without("deny-imds-out"), {}, 1],
-        ["no IMDS deny and no identity", aciStack(serverSubnetOutboundRules(O).filter((r) => r.name !== "deny-imds-out") as Rule[], false), {}, 0],
+        ["no IMDS deny and no identity", aciStack(plain(serverSubnetOutboundRules(O).filter((r) => r.name !== "deny-imds-out")), false), {}, 0],
         ["no VNet deny: the closing deny-all still covers it", without("deny-vnet-out"), {}, 0],
         ["neither the VNet deny nor the deny-all", withoutAll("deny-vnet-out", "deny-all-out"), {}, 1],
         ["neither the private deny nor the deny-all (the VNet tag is not a range)", withoutAll("deny-private-out", "deny-all-out"), {}, 6],
@@ -93,7 +95,7 @@ describe("copilot-network-egress-restricted: ACI", () => {
         ["the group has no subnet", [withChange(aciServer(), (r) => void delete r.props.subnetIds)], {}, 1],
         ["the subnet is not in the stack", aciStack().filter((r) => r.type !== "azure-native:network:Subnet"), {}, 1],
         ["separate SecurityRule resources count", [
-            ...aciStack(serverSubnetRules(O) as Rule[]),
+            ...aciStack(plain(serverSubnetRules(O))),
             ...serverSubnetOutboundRules(O).map((r, i) => ({ type: "azure-native:network:SecurityRule", name: `r${i}`, props: { ...JSON.parse(JSON.stringify(r)), networkSecurityGroupName: "servers-nsg" } })),
         ], {}, 0],
     ] as const)("%s", async (_n, resources, config, count) => {
