@@ -63,7 +63,10 @@ describe("outbound rules (pure)", () => {
                 for (const dir of ["Inbound", "Outbound"]) {
                     const ps = all.filter((r) => r.direction === dir).map((r) => r.priority);
                     expect(new Set(ps).size).toBe(ps.length);
-                    for (const p of ps) expect(p).toBeGreaterThanOrEqual(100), expect(p).toBeLessThanOrEqual(4096);
+                    for (const p of ps) {
+                        expect(p).toBeGreaterThanOrEqual(100);
+                        expect(p).toBeLessThanOrEqual(4096);
+                    }
                 }
             }
         }
