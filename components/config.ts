@@ -10,6 +10,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialKind, Mode, Platform } from "./outputs";
+import { egressAllowanceProblem } from "./egress";
 import { CLEANUP_INTERVAL_HINT, CleanupSettings, DEFAULT_CLEANUP_INTERVAL_MINUTES, isCleanupInterval, ServerResources, TELEMETRY_PROTOCOLS, TelemetryProtocol, TelemetrySettings } from "./spec";
 
 export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
@@ -67,6 +68,7 @@ export const CONFIG_KEYS = [
     "connectionToken",
     "exposure",
     "allowedCidrs",
+    "egressAllowedCidrs",
     "redis",
     "sessionTtlHours",
     "sessionCleanupIntervalMinutes",
@@ -136,6 +138,8 @@ export interface FleetConfig {
     readonly connectionToken?: pulumi.Output<string>;
     readonly exposure: Exposure;
     readonly allowedCidrs: readonly string[];
+    /** Private ranges the servers may reach (any port) besides DNS and the public internet; default none. Not on Docker. */
+    readonly egressAllowedCidrs: readonly string[];
     readonly redis: boolean;
     /** Sessions not modified for this long are deleted by the session cleanup. */
     readonly sessionTtlHours: number;
@@ -697,6 +701,17 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         c.add("allowedCidrs", 'is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key');
     }
 
+    const egressAllowedCidrs = parseStringList(c, "egressAllowedCidrs", raw.egressAllowedCidrs) ?? [];
+    for (const cidr of egressAllowedCidrs) {
+        const problem = isCidr(cidr) ? egressAllowanceProblem(cidr) : "is not a CIDR";
+        if (problem !== undefined) {
+            c.add("egressAllowedCidrs", `${show(cidr)} ${problem}; use the private ranges the servers must reach, like "10.20.0.0/24" (a private model endpoint) or "fd00:1::/64"`);
+        }
+    }
+    if (platform === "docker" && raw.egressAllowedCidrs !== undefined) {
+        c.add("egressAllowedCidrs", 'is set, but platform "docker" cannot restrict egress (containers reach every address the host routes to; see README "Egress"); remove the key');
+    }
+
     const redis = parseBool(c, "redis", raw.redis, mode === "shared");
     const sessionTtlHours = parseNumber(c, "sessionTtlHours", raw.sessionTtlHours, { integer: true, min: 1, max: 24 * 365 }) ?? DEFAULT_SESSION_TTL_HOURS;
     let sessionCleanupIntervalMinutes = DEFAULT_CLEANUP_INTERVAL_MINUTES;
@@ -743,6 +758,7 @@ export function parseFleetConfig(raw: RawConfig): FleetConfig {
         connectionToken,
         exposure,
         allowedCidrs,
+        egressAllowedCidrs,
         redis,
         sessionTtlHours,
         sessionCleanupIntervalMinutes,

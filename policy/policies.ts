@@ -3,6 +3,7 @@
  * tests run it over our own program's resources. Importing this module never starts a server.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { egressRestricted } from "./egress";
 import { perUserIsolation } from "./isolation";
 import { networkPolicyCoversServers, noPublicEndpoint } from "./network";
 import { redisPassword } from "./redis";
@@ -22,6 +23,6 @@ export const resourcePolicies: readonly ResourceValidationPolicy[] = [
     storageAccountSecure,
 ];
 
-export const stackPolicies: readonly StackValidationPolicy[] = [networkPolicyCoversServers, sharedSessionState, perUserIsolation];
+export const stackPolicies: readonly StackValidationPolicy[] = [networkPolicyCoversServers, egressRestricted, sharedSessionState, perUserIsolation];
 
 export const allPolicies: readonly (ResourceValidationPolicy | StackValidationPolicy)[] = [...resourcePolicies, ...stackPolicies];

@@ -5,6 +5,7 @@ import { cleanupSettings, FleetConfig } from "../config";
 import type { ImagePushTarget } from "../deploy";
 import type { StackOutputs } from "../kubernetes/deploy";
 import { REDIS_PORT } from "../redisConfig";
+import { configEndpoints, egressPlan } from "../egress";
 import { buildServerSpec } from "../spec";
 import { AciPlacement, nameOf } from "./group";
 import { assertDistinct, globalName, REGISTRY_NAME_MAX, stackResourceGroupName, STORAGE_ACCOUNT_NAME_MAX, userGroupName, userShareName } from "./naming";
@@ -51,7 +52,15 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
         `${name}-net`,
         {
             ...placementBase,
-            rules: { mode: cfg.mode, exposure: cfg.exposure, allowedCidrs: cfg.allowedCidrs, addressSpace: cfg.vnetAddressSpace, port: spec.port, redisPort: REDIS_PORT },
+            rules: {
+                mode: cfg.mode,
+                exposure: cfg.exposure,
+                allowedCidrs: cfg.allowedCidrs,
+                addressSpace: cfg.vnetAddressSpace,
+                port: spec.port,
+                redisPort: REDIS_PORT,
+                egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
+            },
             edge: cfg.mode === "shared",
         },
         opts,

@@ -12,7 +12,18 @@ export function nameOf(resource: pulumi.CustomResource, name: pulumi.Input<strin
     return pulumi.all([resource.id, name]).apply(([, n]) => n);
 }
 
-/** How the fleet's own image is pulled: by the user-assigned identity that holds AcrPull. */
+/**
+ * How the fleet's own image is pulled: by the user-assigned identity that holds AcrPull.
+ *
+ * ACI accepts `imageRegistryCredentials[].identity` only for an identity that is also in the group's
+ * `identity` list (ARM answers `InvalidImageRegistryIdentity` otherwise), and every identity in that
+ * list hands out tokens to the group's containers at 169.254.169.254 (Azure docs: "How to use managed
+ * identities with Azure Container Instances", "Deploy to ACI from ACR using a managed identity"). So
+ * the pull identity cannot be kept from the containers by the group's own settings. What limits it:
+ * it holds AcrPull on this stack's registry only (an image built from public release files), and the
+ * subnets deny the `AzurePlatformIMDS` service tag outbound (components/aci/network.ts), which README
+ * "Egress" says how to verify after a deploy. With `image` set no identity is attached at all.
+ */
 export interface PullIdentity {
     /** Registry login server, e.g. `<name>.azurecr.io`. */
     readonly server: pulumi.Input<string>;

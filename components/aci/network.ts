@@ -11,11 +11,26 @@
  * - servers accept the edge subnet (HAProxy forwards and health-checks from there);
  * - per-user mode: the server subnet is denied to itself, so one user's server cannot reach another's;
  * - everything else from inside Azure's `VirtualNetwork` tag is denied (Azure's default rule would allow it).
+ *
+ * Outbound (egress; a prompt-injected tool runs as the server, so its reach is the blast radius):
+ * - Azure's instance metadata service (IMDS, 169.254.169.254, which hands out the group's managed
+ *   identity tokens) is denied by its service tag: platform addresses are not subject to ordinary
+ *   NSG rules, only to rules that name `AzurePlatformIMDS` (Azure docs, "Network security groups",
+ *   Azure platform considerations). Whether ACI honours the tag for container groups is not
+ *   documented; README "Egress" says how to check it after a deploy;
+ * - servers reach `egressAllowedCidrs` (any port) and private endpoints the config names by IP (their
+ *   port); the edge reaches the servers' port (HAProxy);
+ * - the rest of the `VirtualNetwork` tag, private and link-local ranges are denied;
+ * - the `Storage` tag on 445 stays open (whether ACI mounts Azure Files through the group's subnet is
+ *   not documented) and the `Internet` tag on the plan's public ports (443, plus a configured
+ *   endpoint's own); everything else is denied.
+ * Azure DNS (168.63.129.16) is a platform address too, so name resolution keeps working.
  */
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import type { network as netInputs } from "@pulumi/azure-native/types/input";
 import { Exposure } from "../config";
+import { EgressPlan, egressPlan, NON_PUBLIC_RANGES, parseCidr } from "../egress";
 import { HAPROXY_METRICS_PORT } from "../haproxy";
 import { Mode } from "../outputs";
 import { nameOf } from "./group";
@@ -62,6 +77,64 @@ export interface RuleOptions {
     readonly addressSpace: string;
     readonly port: number;
     readonly redisPort: number;
+    /** Where the servers may connect (components/egress.ts). Default: the public internet on 443 only. */
+    readonly egress?: EgressPlan;
+}
+
+function outbound(name: string, priority: number, access: "Allow" | "Deny", destinations: readonly string[], ports: readonly number[] | "*"): SecurityRule {
+    return {
+        name,
+        priority,
+        direction: "Outbound",
+        access,
+        protocol: ports === "*" ? "*" : "Tcp",
+        sourcePortRange: "*",
+        sourceAddressPrefix: "*",
+        ...(destinations.length === 1 ? { destinationAddressPrefix: destinations[0] } : { destinationAddressPrefixes: [...destinations] }),
+        ...(ports === "*" ? { destinationPortRange: "*" } : ports.length === 1 ? { destinationPortRange: String(ports[0]) } : { destinationPortRanges: ports.map(String) }),
+    };
+}
+
+/** Outbound priorities, apart from the inbound ones so the two lists read separately. */
+export const OUTBOUND_PRIORITY = { denyImds: 200, allowed: 210, endpoints: 220, denyVnet: 4050, denyPrivate: 4060, storageSmb: 4070, internet: 4080, denyAll: 4090 } as const;
+/** Azure service tags the outbound rules use. */
+export const SERVICE_TAGS = { imds: "AzurePlatformIMDS", vnet: "VirtualNetwork", storage: "Storage", internet: "Internet" } as const;
+/** ACI groups in a virtual network have no IPv6 addresses, and one NSG rule cannot mix address families. */
+const ipv4 = (cidrs: readonly string[]) => cidrs.filter((c) => parseCidr(c)?.version === 4);
+
+/** The closing outbound rules both subnets share: no VNet, no private ranges, Storage SMB, the public ports, nothing else. */
+function outboundTail(publicPorts: readonly number[]): SecurityRule[] {
+    return [
+        outbound("deny-vnet-out", OUTBOUND_PRIORITY.denyVnet, "Deny", [SERVICE_TAGS.vnet], "*"),
+        outbound("deny-private-out", OUTBOUND_PRIORITY.denyPrivate, "Deny", ipv4(NON_PUBLIC_RANGES), "*"),
+        outbound("allow-storage-smb-out", OUTBOUND_PRIORITY.storageSmb, "Allow", [SERVICE_TAGS.storage], [445]),
+        outbound("allow-internet-out", OUTBOUND_PRIORITY.internet, "Allow", [SERVICE_TAGS.internet], publicPorts),
+        outbound("deny-all-out", OUTBOUND_PRIORITY.denyAll, "Deny", ["*"], "*"),
+    ];
+}
+
+/** Outbound rules of the server subnet. */
+export function serverSubnetOutboundRules(o: RuleOptions): SecurityRule[] {
+    const plan = o.egress ?? egressPlan([], []);
+    const rules: SecurityRule[] = [outbound("deny-imds-out", OUTBOUND_PRIORITY.denyImds, "Deny", [SERVICE_TAGS.imds], "*")];
+    const allowed = ipv4(plan.allowedCidrs);
+    if (allowed.length > 0) rules.push(outbound("allow-egress-cidrs-out", OUTBOUND_PRIORITY.allowed, "Allow", allowed, "*"));
+    // Only IP literals carry over: a Kubernetes Service name means nothing here.
+    const endpoints = plan.endpoints.flatMap((e) => (e.kind === "private-address" && ipv4([e.cidr]).length === 1 ? [e] : []));
+    endpoints.forEach((e, i) => rules.push(outbound(`allow-endpoint-${i}-out`, OUTBOUND_PRIORITY.endpoints + i, "Allow", [e.cidr], [e.port])));
+    return [...rules, ...outboundTail(plan.publicPorts)];
+}
+
+/** Outbound rules of the edge subnet: HAProxy to the servers' port; no user ranges (nothing there exports or calls a model). */
+export function edgeSubnetOutboundRules(o: RuleOptions): SecurityRule[] {
+    const { servers } = subnetPrefixes(o.addressSpace);
+    return [
+        // The load-balancer group holds the pull identity when the cleanup sidecar runs in it.
+        outbound("deny-imds-out", OUTBOUND_PRIORITY.denyImds, "Deny", [SERVICE_TAGS.imds], "*"),
+        outbound("allow-servers-out", OUTBOUND_PRIORITY.allowed, "Allow", [servers], [o.port]),
+        // 443 only for the images: whether ACI pulls through the group's subnet is not documented.
+        ...outboundTail([443]),
+    ];
 }
 
 /** Inbound rules of the server subnet. */
@@ -124,9 +197,9 @@ export class AciNetwork extends pulumi.ComponentResource {
                 { parent: this, dependsOn },
             );
         };
-        const servers = subnet("servers", prefixes.servers, serverSubnetRules(args.rules), []);
+        const servers = subnet("servers", prefixes.servers, [...serverSubnetRules(args.rules), ...serverSubnetOutboundRules(args.rules)], []);
         this.serverSubnetId = servers.id;
-        if (args.edge) this.edgeSubnetId = subnet("edge", prefixes.edge, edgeSubnetRules(args.rules), [servers]).id;
+        if (args.edge) this.edgeSubnetId = subnet("edge", prefixes.edge, [...edgeSubnetRules(args.rules), ...edgeSubnetOutboundRules(args.rules)], [servers]).id;
         this.registerOutputs({ serverSubnetId: this.serverSubnetId, edgeSubnetId: this.edgeSubnetId });
     }
 }

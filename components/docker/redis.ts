@@ -7,19 +7,28 @@ import { HELPER_LIMITS, publishedEndpoint, SECRET_CONTAINER_OPTIONS } from "./re
 export const REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf";
 
 export interface DockerRedisArgs {
-    readonly network: pulumi.Input<string>;
     readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Redis for session locks on the fleet's network, with a generated password, published on loopback only. */
+/**
+ * Redis for session locks with a generated password, published on loopback only, on a network of
+ * its own: the clients are on the host (the published port), and the servers never take locks, so
+ * a prompt-injected tool on a server cannot even open a connection to it. The network is a plain
+ * bridge, not `internal`: engines differ on whether ports published from internal networks work.
+ */
 export class DockerRedis extends pulumi.ComponentResource {
     /** `redis://:<password>@127.0.0.1:<port>` for clients on this machine (secret). */
     public readonly url: pulumi.Output<string>;
-    /** `redis://:<password>@<name>:6379` for containers on the fleet network (secret). */
+    /** `redis://:<password>@<name>:6379` for containers attached to Redis's own network (secret). */
     public readonly networkUrl: pulumi.Output<string>;
 
     constructor(name: string, args: DockerRedisArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:docker:Redis", name, {}, opts);
+        const network = new docker.Network(
+            `${name}-net`,
+            { name: `${name}-net`, driver: "bridge", labels: Object.entries(args.labels).map(([label, value]) => ({ label, value })) },
+            { parent: this },
+        );
         const password = new random.RandomPassword(`${name}-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this });
         const image = new docker.RemoteImage(`${name}-image`, { name: REDIS_IMAGE, keepLocally: true }, { parent: this });
         const container = new docker.Container(
@@ -34,7 +43,7 @@ export class DockerRedis extends pulumi.ComponentResource {
                 user: `${REDIS_UID}:${REDIS_UID}`,
                 capabilities: { drops: ["ALL"] },
                 securityOpts: ["no-new-privileges:true"],
-                networksAdvanced: [{ name: args.network, aliases: [name] }],
+                networksAdvanced: [{ name: network.name, aliases: [name] }],
                 ports: [{ internal: REDIS_PORT, ip: "127.0.0.1" }],
                 healthcheck: { tests: ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"], interval: "5s", timeout: "2s", retries: 3 },
                 ...HELPER_LIMITS,

@@ -141,7 +141,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
         }
 
         if (args.redis ?? true) {
-            this.redisUrl = new DockerRedis(`${name}-redis`, { network: network.name, labels }, { parent: this }).url;
+            this.redisUrl = new DockerRedis(`${name}-redis`, { labels }, { parent: this }).url;
         }
 
         this.endpoint = publishedEndpoint(lb);

@@ -14,8 +14,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CleanupSpec } from "../spec";
-import { LABELS, VOLUMES, renderPlainEnv, renderProbe, renderResources, renderSecretEnv, restrictedSecurityContext } from "./render";
+import { CleanupSpec, CLI_PORT } from "../spec";
+import { serverClientEgressRules } from "./egress";
+import { LABELS, VOLUMES, renderPlainEnv, renderProbe, renderResources, renderSecretEnv, restrictedSecurityContext, serverSelector } from "./render";
 
 type Container = k8s.types.input.core.v1.Container;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -126,9 +127,20 @@ export interface SessionCleanupArgs {
     readonly secretName: pulumi.Input<string>;
     /** The fleet's ReadWriteMany session-state claim. */
     readonly claimName: pulumi.Input<string>;
+    /** The servers' port, the only one its pods may dial (besides DNS). Default {@link CLI_PORT}. */
+    readonly serverPort?: number;
 }
 
-/** Shared mode: a CronJob that deletes sessions older than the TTL through the fleet Service. */
+/** Selector of the cleanup pods (a subset of {@link cleanupLabels} that never changes with the version). */
+export function cleanupSelector(fleet: string): Record<string, string> {
+    return { [LABELS.component]: CLEANUP_COMPONENT, [LABELS.instance]: fleet };
+}
+
+/**
+ * Shared mode: a CronJob that deletes sessions older than the TTL through the fleet Service, and a
+ * NetworkPolicy that lets its pods reach DNS and the fleet's servers only: the pod holds the
+ * connection token, so it gets no wider reach than its one job needs.
+ */
 export class SessionCleanup extends pulumi.ComponentResource {
     public readonly cronJobName: pulumi.Output<string>;
     public readonly schedule: string;
@@ -141,6 +153,18 @@ export class SessionCleanup extends pulumi.ComponentResource {
             {
                 metadata: { name, namespace: args.namespace, labels },
                 spec: renderCleanupCronJobSpec(args.spec, args.image, args.secretName, args.claimName, labels),
+            },
+            { parent: this },
+        );
+        new k8s.networking.v1.NetworkPolicy(
+            name,
+            {
+                metadata: { name, namespace: args.namespace, labels },
+                spec: {
+                    podSelector: { matchLabels: cleanupSelector(args.fleet) },
+                    policyTypes: ["Egress"],
+                    egress: serverClientEgressRules(serverSelector(args.fleet), args.serverPort ?? CLI_PORT),
+                },
             },
             { parent: this },
         );

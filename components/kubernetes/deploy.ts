@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cleanupSettings, ConfigError, FleetConfig } from "../config";
 import { FleetOutputs } from "../outputs";
+import { configEndpoints, egressPlan } from "../egress";
 import { buildServerSpec } from "../spec";
 import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet } from "./sharedFleet";
@@ -57,6 +58,7 @@ export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.I
             storageSize: cfg.storageSize,
             sessionCleanup: cleanupSettings(cfg),
             protectSessionState: cfg.protectSessionState,
+            egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
         },
         opts,
     );
@@ -96,6 +98,7 @@ function deployPerUser(
             storageSize: cfg.storageSize,
             sessionCleanup: cleanupSettings(cfg),
             protectSessionState: cfg.protectSessionState,
+            egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
         },
         opts,
     );

@@ -13,6 +13,8 @@ import { CredentialConfig, Exposure, UserConfig } from "../config";
 import { UserOutput } from "../outputs";
 import { buildCleanupSpec, buildServerSpec, CleanupSettings, CleanupSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
 import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
+import { EgressPlan, egressPlan } from "../egress";
+import { serverEgressRules } from "./egress";
 import { generatedConnectionToken } from "../tokens";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
@@ -139,6 +141,8 @@ export interface UserServerCommonArgs {
     readonly storageSize?: pulumi.Input<string>;
     /** `protect` on each user's claim: removing the user or destroying the fleet stops there instead of deleting sessions. Default true. */
     readonly protectSessionState?: boolean;
+    /** Where each server may connect (components/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
+    readonly egress?: EgressPlan;
 }
 
 export interface UserServerArgs extends UserServerCommonArgs {
@@ -239,8 +243,10 @@ export class UserServer extends pulumi.ComponentResource {
                 metadata: meta(names.networkPolicy),
                 spec: {
                     podSelector: { matchLabels: selector },
-                    policyTypes: ["Ingress"],
+                    policyTypes: ["Ingress", "Egress"],
                     ingress: serverIngressRules(fleet, spec.port, exposure, allowedCidrs, { [LABELS.user]: user.id }),
+                    // The cleanup sidecar dials 127.0.0.1, which no policy filters.
+                    egress: serverEgressRules(args.egress ?? egressPlan([], [])),
                 },
             },
             child,
@@ -339,8 +345,8 @@ export class PerUserFleet extends pulumi.ComponentResource {
             defaultDenyName(name),
             {
                 metadata: { name: defaultDenyName(name), namespace: args.namespace, labels: serverLabels(name, args.cliVersion) },
-                // Ingress listed with no rules: selected pods admit nothing beyond what a user's own policy adds.
-                spec: { podSelector: { matchLabels: serverSelector(name) }, policyTypes: ["Ingress"] },
+                // Both listed with no rules: selected pods admit and open nothing beyond what a user's own policy adds.
+                spec: { podSelector: { matchLabels: serverSelector(name) }, policyTypes: ["Ingress", "Egress"] },
             },
             { parent: this },
         );
@@ -368,6 +374,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         storageClass: args.storageClass,
                         storageSize: args.storageSize,
                         protectSessionState: args.protectSessionState,
+                        egress: args.egress,
                     },
                     { parent: this },
                 ),

@@ -11,8 +11,8 @@ export interface RedisArgs {
     readonly namespace: pulumi.Input<string>;
     /** The fleet this Redis serves: its server pods and its labelled clients may connect. */
     readonly fleet: string;
-    /** Pod labels (besides the fleet's client label) allowed to reach Redis. */
-    readonly allowedPodLabels: Record<string, string>;
+    /** Pod labels (besides the fleet's client label) allowed to reach Redis. Default none: only the fleet's clients take locks. */
+    readonly allowedPodLabels?: Record<string, string>;
     /** Image; default {@link REDIS_IMAGE}. */
     readonly image?: pulumi.Input<string>;
 }
@@ -120,11 +120,13 @@ export class Redis extends pulumi.ComponentResource {
                 metadata: { name, namespace: args.namespace, labels },
                 spec: {
                     podSelector: { matchLabels: selector },
-                    policyTypes: ["Ingress"],
+                    // Egress listed with no rules: Redis opens no connection at all (no replication, no
+                    // cluster bus, no name lookups), so a compromised Redis reaches nothing.
+                    policyTypes: ["Ingress", "Egress"],
                     ingress: [
                         {
                             from: [
-                                { podSelector: { matchLabels: args.allowedPodLabels } },
+                                ...(args.allowedPodLabels ? [{ podSelector: { matchLabels: args.allowedPodLabels } }] : []),
                                 { namespaceSelector: {}, podSelector: { matchLabels: { [LABELS.client]: args.fleet } } },
                             ],
                             ports: [{ protocol: "TCP", port: REDIS_PORT }],

@@ -4,6 +4,8 @@ import { CredentialConfig, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } fr
 
 export { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE };
 import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
+import { EgressPlan, egressPlan } from "../egress";
+import { serverEgressRules } from "./egress";
 import { SessionCleanup } from "./cleanup";
 import { generatedConnectionToken } from "../tokens";
 import { Redis } from "./redis";
@@ -57,6 +59,8 @@ export interface SharedFleetArgs {
     readonly sessionCleanup?: CleanupSettings;
     /** `protect` on the session-state claim: no update or destroy deletes or replaces it. Default true. */
     readonly protectSessionState?: boolean;
+    /** Where the servers may connect (components/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
+    readonly egress?: EgressPlan;
 }
 
 /** The load-balancer Service spec for an exposure; pure so tests and the per-user fleet share it. */
@@ -229,15 +233,17 @@ export class SharedFleet extends pulumi.ComponentResource {
                 metadata: meta("server"),
                 spec: {
                     podSelector: { matchLabels: selector },
-                    policyTypes: ["Ingress"],
+                    policyTypes: ["Ingress", "Egress"],
                     ingress: serverIngressRules(name, spec.port, exposure, allowedCidrs),
+                    egress: serverEgressRules(args.egress ?? egressPlan([], [])),
                 },
             },
             { parent: this },
         );
 
         if (args.redis ?? true) {
-            const redis = new Redis(`${name}-redis`, { namespace: args.namespace, fleet: name, allowedPodLabels: selector }, { parent: this });
+            // Only the fleet's clients take locks: the servers never talk to Redis, so they are not admitted.
+            const redis = new Redis(`${name}-redis`, { namespace: args.namespace, fleet: name }, { parent: this });
             this.redisUrl = redis.url;
         }
 
@@ -253,6 +259,7 @@ export class SharedFleet extends pulumi.ComponentResource {
                     spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${name}:${spec.port}`, mode: "once" }),
                     secretName: secret.metadata.name,
                     claimName: claim.metadata.name,
+                    serverPort: spec.port,
                 },
                 { parent: this, dependsOn: [service] },
             );

@@ -29,6 +29,7 @@ describe("parseFleetConfig defaults", () => {
             cliVersion: DEFAULT_CLI_VERSION,
             exposure: "cluster",
             allowedCidrs: [],
+            egressAllowedCidrs: [],
             redis: true,
             sessionTtlHours: 24,
             sessionCleanupIntervalMinutes: 60,

@@ -79,6 +79,17 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     }
 }
 
+/**
+ * The id ARM would give: real paths for the network resources (the policy pack links a container
+ * group's subnet to its security group through them), a placeholder path for everything else.
+ */
+function armId(type: string, name: string, inputs: Record<string, unknown>): string {
+    const rg = `/subscriptions/${MOCK_SUBSCRIPTION_ID}/resourceGroups/${typeof inputs.resourceGroupName === "string" ? inputs.resourceGroupName : "mock-rg"}`;
+    if (type === "azure-native:network:Subnet") return `${rg}/providers/Microsoft.Network/virtualNetworks/${String(inputs.virtualNetworkName)}/subnets/${String(inputs.subnetName)}`;
+    if (type === "azure-native:network:NetworkSecurityGroup") return `${rg}/providers/Microsoft.Network/networkSecurityGroups/${String(inputs.networkSecurityGroupName)}`;
+    return `/subscriptions/${MOCK_SUBSCRIPTION_ID}/resourceGroups/mock-rg/providers/${type}/${name}`;
+}
+
 export class MockRecorder {
     readonly resources: RecordedResource[] = [];
     readonly callResults = new Map<string, Record<string, unknown>>();
@@ -112,7 +123,7 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
                 rec.resources.push({ type: args.type, name: args.name, inputs, state, opts });
                 const meta = (inputs.metadata ?? {}) as Record<string, unknown>;
                 // Azure resource ids are ARM paths; code parses the subscription out of them.
-                const id = typeof meta.name === "string" ? meta.name : args.type.startsWith("azure-native:") ? `/subscriptions/${MOCK_SUBSCRIPTION_ID}/resourceGroups/mock-rg/providers/${args.type}/${args.name}` : `${args.name}-id`;
+                const id = typeof meta.name === "string" ? meta.name : args.type.startsWith("azure-native:") ? armId(args.type, args.name, inputs) : `${args.name}-id`;
                 return { id, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {

@@ -52,6 +52,7 @@ async function record(config: Record<string, string | undefined>): Promise<MockR
 
 const base = { githubToken: "gho_test", image: "registry.example.com/copilot-cli:1.0.102" };
 const publicOk = { "copilot-network-no-public-endpoint": { allowPublicEndpoints: true } };
+const egressOk = { "copilot-network-egress-restricted": { allowedEgressCidrs: ["10.20.0.0/24", "10.30.0.5/32"] } };
 
 describe("our program passes every policy", () => {
     it.each([
@@ -67,6 +68,13 @@ describe("our program passes every policy", () => {
         ["kubernetes shared, per-session credentials", { platform: "kubernetes", mode: "shared", githubToken: undefined, credentials: "perSession" }, {}],
         ["docker per-user, per-session credentials", { platform: "docker", mode: "per-user", users: '["alice","bob"]', githubToken: undefined, credentials: "perSession" }, {}],
         ["aci shared, per-session credentials", { platform: "aci", mode: "shared", replicas: "2", githubToken: undefined, credentials: "perSession" }, {}],
+        [
+            "kubernetes shared with egress allowances and a private BYOK endpoint (reviewed in the policy config)",
+            { platform: "kubernetes", mode: "shared", githubToken: undefined, provider: '{"baseUrl":"http://10.30.0.5:8000/v1","model":"m"}', egressAllowedCidrs: '["10.20.0.0/24"]', telemetry: '{"otlpEndpoint":"http://otel-collector.monitoring:4318"}' },
+            egressOk,
+        ],
+        ["kubernetes per-user with egress allowances", { platform: "kubernetes", mode: "per-user", users: '["alice","bob"]', egressAllowedCidrs: '["10.20.0.0/24"]' }, egressOk],
+        ["aci shared with egress allowances and a private BYOK endpoint", { platform: "aci", mode: "shared", githubToken: undefined, provider: '{"baseUrl":"http://10.30.0.5:8000/v1","model":"m"}', egressAllowedCidrs: '["10.20.0.0/24"]' }, egressOk],
     ] as const)(
         "%s",
         async (_name, config, policyConfig) => {
@@ -100,6 +108,33 @@ describe("our program passes every policy", () => {
         expect(otherShare.some((v) => v.startsWith("copilot-storage-shared-session-state"))).toBe(true);
         const publicIp = await violationsOver(broken((g) => (g.ipAddress.type = "Public")));
         expect(publicIp.some((v) => v.startsWith("copilot-network-no-public-endpoint on azure-native:containerinstance:ContainerGroup/copilot-2"))).toBe(true);
+    }, 60_000);
+
+    it("egress is really checked on our output: without the reviewed allowance, or with a server policy's egress opened, the pack flags it", async () => {
+        const allowances = { ...base, platform: "kubernetes", mode: "shared", egressAllowedCidrs: '["10.20.0.0/24"]' };
+        const unreviewed = await violationsOver(await record(allowances));
+        expect(unreviewed.filter((v) => v.startsWith("copilot-network-egress-restricted"))).toHaveLength(1);
+        const resources = await record({ ...base, platform: "kubernetes", mode: "shared" });
+        const opened = resources.map((r) => {
+            if (r.name !== "copilot-server" || !r.type.endsWith(":NetworkPolicy")) return r;
+            const np = JSON.parse(JSON.stringify(r.state)) as { spec: { egress: object[] } };
+            np.spec.egress.push({ to: [{ ipBlock: { cidr: "169.254.169.254/32" } }] });
+            return { ...r, state: np as unknown as Record<string, unknown> };
+        });
+        expect((await violationsOver(opened)).some((v) => v.startsWith("copilot-network-egress-restricted") && v.includes("169.254.169.254"))).toBe(true);
+    }, 60_000);
+
+    it("ACI egress is really checked on our output: a server NSG without its IMDS and VNet denies is flagged", async () => {
+        const resources = await record({ ...base, platform: "aci", mode: "shared", replicas: "2", image: undefined });
+        const stripped = resources.map((r) => {
+            if (r.name !== "copilot-net-servers-nsg") return r;
+            const nsg = JSON.parse(JSON.stringify(r.state)) as { securityRules: { name: string }[] };
+            nsg.securityRules = nsg.securityRules.filter((x) => !["deny-imds-out", "deny-vnet-out", "deny-all-out"].includes(x.name));
+            return { ...r, state: nsg as unknown as Record<string, unknown> };
+        });
+        const found = (await violationsOver(stripped)).filter((v) => v.startsWith("copilot-network-egress-restricted"));
+        expect(found.some((v) => v.includes("AzurePlatformIMDS"))).toBe(true);
+        expect(found.some((v) => v.includes("the virtual network"))).toBe(true);
     }, 60_000);
 
     it("the harness does report a violation when the program's output breaks a rule", async () => {

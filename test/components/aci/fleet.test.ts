@@ -143,8 +143,8 @@ describe("aci shared fleet, image built into the stack's registry", () => {
         await run(base);
         const lb = inputsOf(rec.one(GROUP, "copilot-lb"));
         expect(lb.containers[0]).toMatchObject({ name: "haproxy", image: HAPROXY_IMAGE, command: ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"] });
-        expect(lb.subnetIds).toEqual([{ id: expect.stringMatching(/network:Subnet\/copilot-net-edge$/) }]);
-        for (const g of serverGroups()) expect(inputsOf(g).subnetIds).toEqual([{ id: expect.stringMatching(/network:Subnet\/copilot-net-servers$/) }]);
+        expect(lb.subnetIds).toEqual([{ id: expect.stringMatching(/virtualNetworks\/copilot-net-vnet\/subnets\/edge$/) }]);
+        for (const g of serverGroups()) expect(inputsOf(g).subnetIds).toEqual([{ id: expect.stringMatching(/virtualNetworks\/copilot-net-vnet\/subnets\/servers$/) }]);
         const cfg = decode(lb.volumes[0].secret["haproxy.cfg"] as string);
         const ips = serverGroups().map((g) => (stateOf(g).ipAddress as Obj).ip as string);
         expect(new Set(ips).size).toBe(3);

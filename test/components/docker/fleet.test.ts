@@ -54,6 +54,7 @@ describe("docker platform: the dev stack", () => {
                 "docker:index/container:Container copilot-session-cleanup",
                 "docker:index/image:Image copilot-image",
                 "docker:index/network:Network copilot-net",
+                "docker:index/network:Network copilot-redis-net",
                 "docker:index/remoteImage:RemoteImage copilot-lb-image",
                 "docker:index/remoteImage:RemoteImage copilot-redis-image",
                 "docker:index/volume:Volume copilot-session-state",
@@ -144,6 +145,11 @@ describe("docker shared fleet", () => {
         expect(JSON.stringify(redis.command)).not.toContain(password);
         expect(redis.uploads[0].content).toContain(`requirepass ${password}`);
         expect(redis.ports[0].ip).toBe("127.0.0.1");
+        // Not on the servers' network: they never take locks, so they cannot reach it.
+        expect(redis.networksAdvanced).toEqual([{ name: "copilot-redis-net", aliases: ["copilot-redis"] }]);
+        for (const c of rec.ofType("docker:index/container:Container").filter((x) => x.name !== "copilot-redis")) {
+            expect((inputsOf(c).networksAdvanced as { name: string }[]).map((n) => n.name)).not.toContain("copilot-redis-net");
+        }
         expect(resolved.redisUrl).toBe(`redis://:${password}@127.0.0.1:${hostPort(rec.one("docker:index/container:Container", "copilot-redis"))}`);
     });
 

@@ -180,7 +180,7 @@ describe("per-user fleet on Kubernetes: three users", () => {
         const deny = policies.find((p) => p.metadata.name === "copilot-default-deny");
         expect(deny?.spec).toEqual({
             podSelector: { matchLabels: { "app.kubernetes.io/name": "copilot-cli", "app.kubernetes.io/instance": "copilot", "app.kubernetes.io/component": "server" } },
-            policyTypes: ["Ingress"],
+            policyTypes: ["Ingress", "Egress"],
         });
         const alicePolicy = policies.find((p) => p.metadata.name === "copilot-u-alice");
         expect(alicePolicy?.spec.ingress).toEqual([

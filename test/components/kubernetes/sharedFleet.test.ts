@@ -44,6 +44,7 @@ describe("shared fleet on Kubernetes (replicas=3)", () => {
                 "kubernetes:core/v1:Service copilot-redis",
                 "kubernetes:networking.k8s.io/v1:NetworkPolicy copilot-redis",
                 "kubernetes:networking.k8s.io/v1:NetworkPolicy copilot-server",
+                "kubernetes:networking.k8s.io/v1:NetworkPolicy copilot-session-cleanup",
                 "kubernetes:policy/v1:PodDisruptionBudget copilot",
                 "random:index/randomPassword:RandomPassword copilot-connection-token",
                 "random:index/randomPassword:RandomPassword copilot-redis-password",
@@ -179,20 +180,17 @@ describe("shared fleet on Kubernetes (replicas=3)", () => {
         });
     });
 
-    it("NetworkPolicies: only labelled clients reach port 4321; only the fleet and its clients reach Redis", async () => {
+    it("NetworkPolicies: only labelled clients reach port 4321; only the fleet's clients reach Redis (not its servers)", async () => {
         await run(base);
         const server = inputsOf(rec.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "copilot-server"));
         expect(server.spec.podSelector).toEqual({ matchLabels: { "app.kubernetes.io/name": "copilot-cli", "app.kubernetes.io/instance": "copilot", "app.kubernetes.io/component": "server" } });
-        expect(server.spec.policyTypes).toEqual(["Ingress"]);
+        expect(server.spec.policyTypes).toEqual(["Ingress", "Egress"]);
         expect(server.spec.ingress).toEqual([
             { from: [{ namespaceSelector: {}, podSelector: { matchLabels: { "copilot-fleet.github.com/client": "copilot" } } }], ports: [{ protocol: "TCP", port: 4321 }] },
         ]);
         const redis = inputsOf(rec.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "copilot-redis"));
         expect(redis.spec.ingress[0].ports).toEqual([{ protocol: "TCP", port: 6379 }]);
-        expect(redis.spec.ingress[0].from).toEqual([
-            { podSelector: { matchLabels: server.spec.podSelector.matchLabels } },
-            { namespaceSelector: {}, podSelector: { matchLabels: { "copilot-fleet.github.com/client": "copilot" } } },
-        ]);
+        expect(redis.spec.ingress[0].from).toEqual([{ namespaceSelector: {}, podSelector: { matchLabels: { "copilot-fleet.github.com/client": "copilot" } } }]);
     });
 
     it("Redis: pinned image, password only in a mounted Secret file, probes, non-root", async () => {
