@@ -72,6 +72,7 @@ export async function deploy(cfg: FleetConfig): Promise<StackOutputs> {
     }
     const provider = providerOutput(cfg);
     // Every platform states it, so apps and the smoke suite know what to pass on create and resume.
-    const withCredentials: StackOutputs = { ...outputs, credentials: cfg.credential.kind };
+    // Every server starts through the image's copilot-fleet-server (spec.ts serverArgs), which installs the tool guard.
+    const withCredentials: StackOutputs = { ...outputs, credentials: cfg.credential.kind, toolGuard: true };
     return provider ? { ...withCredentials, provider } : withCredentials;
 }

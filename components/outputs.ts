@@ -74,6 +74,12 @@ export interface FleetOutputs {
      * or "provider" when `provider` is present). Per-user: users with their own githubToken use it on their server.
      */
     readonly credentials?: CredentialKind;
+    /**
+     * The servers run the image's tool guard (a preToolUse hook: no shell, no cross-session tools, file
+     * tools only in each session's own folder), so even a session created with `approveAll` is confined.
+     * The smoke suite's red-team then fails on any leak in its approveAll run too.
+     */
+    readonly toolGuard?: boolean;
     /** per-user mode */
     readonly users?: Readonly<Record<string, UserOutput>>;
 }

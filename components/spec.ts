@@ -163,9 +163,15 @@ export const SECRET_KEYS = {
     githubToken: "github-token",
 } as const;
 
+/**
+ * The image's wrapper that installs the server-side tool guard (a preToolUse hook in
+ * `$COPILOT_HOME/settings.json`) and then execs the CLI: images/copilot-cli/tools/copilot-fleet-server.
+ */
+export const SERVER_WRAPPER = "copilot-fleet-server";
+
 /** The headless server command line (arguments after the entrypoint). */
 export function serverArgs(opts: { sessionIdleTimeoutSeconds?: number } = {}): string[] {
-    const args = ["copilot", "--headless", "--host", "0.0.0.0", "--port", String(CLI_PORT), "--no-auto-update"];
+    const args = [SERVER_WRAPPER, "copilot", "--headless", "--host", "0.0.0.0", "--port", String(CLI_PORT), "--no-auto-update"];
     if (opts.sessionIdleTimeoutSeconds !== undefined) {
         args.push("--session-idle-timeout", String(opts.sessionIdleTimeoutSeconds));
     }

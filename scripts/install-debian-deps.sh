@@ -5,9 +5,10 @@
 #   buildah, podman, runc, debootstrap build and run the image without a Docker engine (tests, bench)
 #   uidmap, fuse-overlayfs, slirp4netns, netavark, aardvark-dns   what podman needs to run containers
 #   gcc, libc6-dev                    test/cleanup compiles the image's C tools on the host
+#   jq                                the image's tool guard (the local fleet runs the same script)
 set -euo pipefail
-PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns gcc libc6-dev ca-certificates)
-if [ "${1:-}" = "--demo-only" ]; then PACKAGES=(redis-server haproxy ca-certificates); fi
+PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns gcc libc6-dev jq ca-certificates)
+if [ "${1:-}" = "--demo-only" ]; then PACKAGES=(redis-server haproxy jq ca-certificates); fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"

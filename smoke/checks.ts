@@ -330,10 +330,11 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
             });
             await check("red-team: plain approveAll (documents the hazard)", async () => {
                 const r = await redTeam("approveAll");
-                // Not a failure: this is what a backend without tenantSessionConfig exposes.
-                return r.leaks.length > 0
-                    ? `approveAll leaks ${r.leaks.length} of ${r.outcomes.length}: ${describeLeaks(r)}`
-                    : `approveAll leaked none of ${r.outcomes.length}: the servers confine tools themselves`;
+                if (r.leaks.length === 0) return `approveAll leaked none of ${r.outcomes.length}: the servers confine tools themselves`;
+                // Servers that run the tool guard must hold even against approveAll; without the guard
+                // this documents what a backend without tenantSessionConfig exposes.
+                if (outputs.toolGuard) throw new Error(`the servers run the tool guard, yet approveAll leaked ${r.leaks.length} of ${r.outcomes.length}: ${describeLeaks(r)}`);
+                return `approveAll leaks ${r.leaks.length} of ${r.outcomes.length} (no server-side tool guard): ${describeLeaks(r)}`;
             });
         }
 

@@ -36,6 +36,8 @@ export interface LocalFleetOptions {
      * resolves, and model calls still reach the stub.
      */
     readonly credentials?: "provider" | "perSession";
+    /** Start the servers through the image's tool guard wrapper, as containers do. Default true. */
+    readonly toolGuard?: boolean;
     /** perSession: the tokens the fake GitHub accepts (token → login). */
     readonly gitHubUsers?: Readonly<Record<string, string>>;
     /** HAProxy health-check interval (ms). */
@@ -135,6 +137,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
                 sharedSessionState: sessionStatePath,
                 provider,
                 cacheDir,
+                toolGuard: opts.toolGuard ?? true,
                 ...(github ? { extraEnv: { [GITHUB_API_URL_ENV]: github.url } } : {}),
             });
             servers.set(name, s);
@@ -172,6 +175,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             });
             outputs = {
                 platform: "local",
+                toolGuard: opts.toolGuard ?? true,
                 mode: "shared",
                 endpoint: haproxy.endpoint,
                 connectionToken: sharedToken,
@@ -188,6 +192,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             }
             outputs = {
                 platform: "local",
+                toolGuard: opts.toolGuard ?? true,
                 mode: "per-user",
                 replicas: names.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
                 ...credentialOutputs,

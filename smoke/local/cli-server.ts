@@ -58,7 +58,16 @@ export interface CliServerOptions {
     readonly binary?: string;
     /** Extra environment (e.g. the OpenTelemetry variables `telemetryEnv` renders). */
     readonly extraEnv?: Readonly<Record<string, string>>;
+    /**
+     * Start the CLI through the image's `copilot-fleet-server`, which installs the server-side tool
+     * guard (`copilot-tool-guard`, a preToolUse hook) the way every container does. Default true;
+     * `false` runs the bare CLI, the unsafe configuration the red-team test keeps as its control.
+     */
+    readonly toolGuard?: boolean;
 }
+
+/** The image's tools folder: the local fleet runs the same wrapper and guard the containers run. */
+export const IMAGE_TOOLS_DIR = path.resolve(__dirname, "../../images/copilot-cli/tools");
 
 export interface CliServer {
     readonly name: string;
@@ -103,7 +112,14 @@ export async function startCliServer(opts: CliServerOptions): Promise<CliServer>
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
         const port = await freePort();
         const args = ["--headless", "--host", "127.0.0.1", "--port", String(port), "--no-auto-update", ...(opts.extraArgs ?? [])];
-        const child = spawn(binary, args, { env, cwd: home, stdio: ["ignore", "pipe", "pipe"] });
+        const guarded = opts.toolGuard ?? true;
+        const child = guarded
+            ? spawn(path.join(IMAGE_TOOLS_DIR, "copilot-fleet-server"), [binary, ...args], {
+                  env: { ...env, COPILOT_TOOL_GUARD: path.join(IMAGE_TOOLS_DIR, "copilot-tool-guard") },
+                  cwd: home,
+                  stdio: ["ignore", "pipe", "pipe"],
+              })
+            : spawn(binary, args, { env, cwd: home, stdio: ["ignore", "pipe", "pipe"] });
         const log = createWriteStream(logFile, { flags: "a" });
         let tail = "";
         const onOut = (d: Buffer): void => {

@@ -3,7 +3,7 @@ import { buildServerSpec, CLI_PORT, COPILOT_HOME, HEALTHCHECK_PATH, SESSION_STAT
 
 describe("CLI server spec", () => {
     it("runs the headless server on all interfaces, without auto-update", () => {
-        expect(serverArgs()).toEqual(["copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
+        expect(serverArgs()).toEqual(["copilot-fleet-server", "copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
         expect(serverArgs({ sessionIdleTimeoutSeconds: 600 }).slice(-2)).toEqual(["--session-idle-timeout", "600"]);
     });
 

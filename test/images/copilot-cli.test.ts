@@ -13,6 +13,7 @@ import { readFileSync, statSync } from "node:fs";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStubModel } from "../../smoke/local/stub-model";
+import { runRedTeam } from "../../smoke/redteam";
 import type { StubModel } from "../../smoke/local/stub-model";
 import {
     CLEANUP_EXIT,
@@ -187,7 +188,8 @@ describe("image build", () => {
         const [ours, base] = await Promise.all([imageSize(image), imageSize(baseImage)]);
         const added = ours - base - statSync(cliBinaryPath()).size;
         expect(added).toBeGreaterThanOrEqual(0);
-        expect(added).toBeLessThan(2 * 1024 * 1024);
+        // Measured 2.9 MB since jq and its libraries came in for the tool guard (under 2 MB before).
+        expect(added).toBeLessThan(3.5 * 1024 * 1024);
     });
 });
 
@@ -223,7 +225,7 @@ describe("running containers", () => {
         // psgo descriptors (the image has no ps): "user" resolves in the container, "huser" is the host uid.
         const r = await podman(["top", a.id, "pid", "user", "huser", "args"]);
         const rows = r.stdout.trim().split("\n").slice(1).map((l) => l.trim().split(/\s+/));
-        expect(rows.find((x) => x[0] === "1")?.slice(3).join(" "), r.stdout).toMatch(/^\/usr\/bin\/tini -- copilot --headless/);
+        expect(rows.find((x) => x[0] === "1")?.slice(3).join(" "), r.stdout).toMatch(/^\/usr\/bin\/tini -- copilot-fleet-server copilot --headless/);
         expect(rows.find((x) => x[3] === "copilot"), r.stdout).toBeDefined();
         expect(rows.length).toBeGreaterThanOrEqual(2);
         for (const row of rows) expect(row.slice(1, 3), r.stdout).toEqual([CLI_USER, String(CLI_UID)]);
@@ -311,6 +313,49 @@ describe("running containers", () => {
         expect(bad.code).toBe(CLEANUP_EXIT.auth);
         expect(bad.stdout).toContain('"error":"connect refused: AUTHENTICATION_FAILED"');
     }, 60_000);
+
+    it("the tool guard confines every session's tools, even with approveAll (red-team inside the container)", async () => {
+        const settings = await session.exec(a.id, ["cat", `${COPILOT_HOME}/settings.json`]);
+        expect(JSON.parse(settings.stdout)).toEqual({ hooks: { preToolUse: [{ type: "command", bash: "/usr/local/bin/copilot-tool-guard", timeoutSec: 10 }] } });
+        const r = await runRedTeam({
+            mode: "approveAll",
+            targets: { sessionStatePath: SESSION_STATE_PATH, copilotHome: COPILOT_HOME },
+            victimClient: client(a.port, TOKEN),
+            attackerClient: client(a.port, TOKEN),
+            credentials: { provider: { type: "openai", baseUrl: stub.baseUrl }, model: stub.model },
+            secrets: new Map([["connection token", TOKEN]]),
+            turnTimeoutMs: 60_000,
+            onCreated: () => undefined,
+        });
+        expect(r.leaks).toEqual([]);
+        for (const o of r.outcomes) expect(o.result, o.attack).toContain("Denied by preToolUse hook: copilot-fleet tool guard");
+    }, 240_000);
+
+    // A same-uid process with no token of its own (what a tool would be if one ran) scans every /proc/<pid>/environ.
+    const scanEnv =
+        'for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" = "$$" ] && continue; ' +
+        'if e=$(tr "\\0" "\\n" < $p/environ 2>/dev/null); then echo "$n readable $(printf "%s" "$e" | grep -c COPILOT_CONNECTION_TOKEN=)"; else echo "$n denied"; fi; done';
+    const scan = async (id: string) => {
+        const r = await session.exec(id, ["env", "-u", ENV.connectionToken, "-u", "LD_PRELOAD", "sh", "-c", scanEnv]);
+        return r.stdout.trim().split("\n").filter((l) => !l.startsWith("self"));
+    };
+
+    it("keeps the tokens in the container's environment away from same-uid processes (no-dump preload)", async () => {
+        const rows = await scan(a.id);
+        const top = await podman(["top", a.id, "pid", "args"]);
+        const cliPid = top.stdout.split("\n").map((l) => l.trim().split(/\s+/)).find((x) => x[1] === "copilot")?.[0];
+        expect(cliPid, top.stdout).toBeDefined();
+        expect(rows, rows.join("\n")).toEqual(expect.arrayContaining(["1 denied", `${cliPid} denied`]));
+        expect(rows.filter((l) => / readable [1-9]/.test(l)), rows.join("\n")).toEqual([]);
+    });
+
+    it("without the preload the same scan reads the token: the control that shows what the preload stops", async () => {
+        const port = await freePort();
+        const id = await session.start(image, { name: "nopreload", env: { ...serverEnv(port), LD_PRELOAD: "" }, volumes: [], args: argsOnLoopback(port) });
+        await waitFor(async () => (await session.exec(id, [HEALTHCHECK_PATH])).code === 0, 60_000, 250, async () => `nopreload never healthy:\n${await session.logs(id)}`);
+        const rows = await scan(id);
+        expect(rows.filter((l) => / readable [1-9]/.test(l)).length, rows.join("\n")).toBeGreaterThanOrEqual(1);
+    }, 120_000);
 
     it("SIGTERM reaches the CLI through tini (stops well before the kill timeout)", async () => {
         const t0 = Date.now();

@@ -42,13 +42,14 @@ describe("smoke suite on a shared local fleet", () => {
         expect(names(report, "PASS")).toEqual(
             expect.arrayContaining(["ping replica-0", "ping replica-1", "ping load-balancer", "cross-replica resume", "session lock serialises writers", "cleanup deletes created sessions"]),
         );
-        // The red-team ran for real: nothing leaked with tenantSessionConfig, and the approveAll
-        // baseline found the leaks (so the check can see one).
+        // The red-team ran for real: nothing leaked with tenantSessionConfig, nor with plain approveAll,
+        // because the servers run the tool guard (test/smoke/redteam.test.ts keeps the unguarded control).
         const rt = report.results.find((x) => x.name === "red-team: tenantSessionConfig keeps tenants apart");
         expect(rt?.status).toBe("PASS");
         expect(rt?.reason).toMatch(/^0 of \d+ attempts leaked/);
         const baseline = report.results.find((x) => x.name === "red-team: plain approveAll (documents the hazard)");
-        expect(baseline?.reason).toMatch(/^approveAll leaks \d+ of \d+: .*connection token/);
+        expect(baseline?.status).toBe("PASS");
+        expect(baseline?.reason).toMatch(/^approveAll leaked none of \d+: the servers confine tools themselves$/);
         expect(report.sessionsCreated.length).toBeGreaterThanOrEqual(2);
         expect([...report.sessionsDeleted].sort()).toEqual([...report.sessionsCreated].sort());
         expect(report.ok).toBe(true);

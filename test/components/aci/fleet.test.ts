@@ -98,7 +98,7 @@ describe("aci shared fleet, image built into the stack's registry", () => {
             const i = inputsOf(g);
             expect(i).toMatchObject({ osType: "Linux", sku: "Standard", restartPolicy: "Always", ipAddress: { type: "Private", ports: [{ port: 4321, protocol: "TCP" }] } });
             const c = i.containers[0];
-            expect(c.command).toEqual(["/usr/bin/tini", "--", "copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
+            expect(c.command).toEqual(["/usr/bin/tini", "--", "copilot-fleet-server", "copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
             expect(envOf(g)).toEqual([
                 { name: "COPILOT_HOME", value: "/home/copilot/.copilot" },
                 { name: "HOME", value: "/home/copilot" },

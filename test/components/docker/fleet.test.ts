@@ -76,7 +76,7 @@ describe("docker shared fleet", () => {
         await run(base);
         for (const n of ["copilot-1", "copilot-2", "copilot-3"]) {
             const c = inputsOf(rec.one("docker:index/container:Container", n));
-            expect(c.command).toEqual(["copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
+            expect(c.command).toEqual(["copilot-fleet-server", "copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
             expect(c.entrypoints).toBeUndefined();
             expect(c.mounts).toEqual([{ type: "volume", source: "copilot-session-state", target: "/home/copilot/.copilot/session-state" }]);
             expect(c.user).toBe("10001:10001");

@@ -71,7 +71,7 @@ describe("shared fleet on Kubernetes (replicas=3)", () => {
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
         const c = container(d);
         expect(c.image).toBe(IMAGE);
-        expect(c.args).toEqual(["copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
+        expect(c.args).toEqual(["copilot-fleet-server", "copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"]);
         expect(c.command).toBeUndefined();
         expect(c.ports).toEqual([{ name: "jsonrpc", containerPort: 4321, protocol: "TCP" }]);
         expect(c.securityContext).toMatchObject({
