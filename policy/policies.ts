@@ -7,11 +7,12 @@ import { egressRestricted } from "./egress";
 import { perUserIsolation } from "./isolation";
 import { networkPolicyCoversServers, noPublicEndpoint } from "./network";
 import { redisPassword } from "./redis";
-import { connectionToken, imagePinned, noPlainSecrets, nonRoot, probes, resources, sessionStateMount } from "./server";
+import { connectionToken, imagePinned, noPlainSecrets, nonRoot, probes, resources, sessionStateMount, toolGuard } from "./server";
 import { sharedSessionState, storageAccountSecure } from "./storage";
 
 export const resourcePolicies: readonly ResourceValidationPolicy[] = [
     connectionToken,
+    toolGuard,
     noPlainSecrets,
     imagePinned,
     probes,

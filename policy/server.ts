@@ -6,7 +6,7 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { containerValidators, perPlatform } from "./adapters";
 import { ContainerView, imagePinProblem, isSameOrAncestor, isSensitiveEnvName, isSessionStatePath, LABEL, LOCAL_ONLY_PATHS, SESSION_PATH } from "./common";
-import { ENV } from "../components/spec";
+import { ENV, SERVER_WRAPPER } from "../components/spec";
 
 /** Servers, Redis and anything else our program labels as part of the fleet (never init containers). */
 export function isFleetContainer(v: ContainerView): boolean {
@@ -225,6 +225,32 @@ export const sessionStateMount: ResourceValidationPolicy = {
                                 : ", because the fleet shares only session state; anything else shared between replicas is unreviewed state."),
                     );
                 }
+            }
+        }
+    }),
+};
+
+export const toolGuard: ResourceValidationPolicy = {
+    name: "copilot-server-tool-guard",
+    description:
+        `Every Copilot CLI server starts through the image's ${SERVER_WRAPPER} ("${SERVER_WRAPPER} copilot --headless ..."), which installs the ` +
+        "tool guard: a preToolUse hook that refuses shell and cross-session tools and keeps file tools in each session's own folder. Without it, any " +
+        "session created with approveAll can read every other session on the server and the server's tokens.",
+    enforcementLevel: "mandatory",
+    severity: "critical",
+    validateResource: containerValidators((views, args, report) => {
+        const servers = views.filter((v) => v.isServer());
+        if (servers.length === 0) args.notApplicable("no Copilot CLI server container");
+        for (const v of servers) {
+            const line = v.commandLine();
+            const fix = `start it with "${SERVER_WRAPPER} copilot --headless ..." (components/spec.ts serverArgs)`;
+            if (line.length === 0) {
+                report(`${v.where} runs its image's default command, so whether the tool guard runs depends on the image: ${fix}.`);
+                continue;
+            }
+            const cli = line.findIndex((a) => /(^|\/)copilot$/.test(a));
+            if (cli <= 0 || !new RegExp(`(^|/)${SERVER_WRAPPER}$`).test(line[cli - 1])) {
+                report(`${v.where} starts the CLI without ${SERVER_WRAPPER}: ${fix}, because without the tool guard every session's agent reaches every other session and the server's tokens.`);
             }
         }
     }),

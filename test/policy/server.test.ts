@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ResourceValidationPolicy } from "@pulumi/policy";
-import { connectionToken, imagePinned, noPlainSecrets, nonRoot, probes, resources, sessionStateMount } from "../../policy/server";
+import { connectionToken, imagePinned, noPlainSecrets, nonRoot, probes, resources, sessionStateMount, toolGuard } from "../../policy/server";
 import { imagePinProblem } from "../../policy/common";
 import { CLI_HOME, COPILOT_HOME, ENV } from "../../components/spec";
 import {
@@ -243,3 +243,17 @@ describe("preview semantics", () => {
     });
 });
 
+
+const bare = ["copilot", "--headless", "--host", "0.0.0.0", "--port", "4321", "--no-auto-update"];
+table(toolGuard, [
+    { name: "k8s compliant", resource: dep, expect: "pass" },
+    { name: "docker compliant", resource: dock, expect: "pass" },
+    { name: "aci compliant", resource: aci, expect: "pass" },
+    { name: "aci behind tini", resource: withChange(aci, (r) => void (aciContainerOf(r).command = ["/usr/bin/tini", "--", "copilot-fleet-server", ...bare])), expect: "pass" },
+    { name: "k8s bare CLI", resource: withChange(dep, (r) => void (containerOf(r).args = bare)), expect: "fail", says: /starts the CLI without copilot-fleet-server: start it with "copilot-fleet-server copilot --headless/ },
+    { name: "k8s image default command", resource: withChange(dep, (r) => void delete containerOf(r).args), expect: "fail", says: /runs its image's default command/ },
+    { name: "k8s wrapper not right before the CLI", resource: withChange(dep, (r) => void (containerOf(r).args = ["copilot-fleet-server", "env", ...bare])), expect: "fail" },
+    { name: "docker bare CLI", resource: withChange(dock, (r) => void (dockerOf(r).command = bare)), expect: "fail", says: /without copilot-fleet-server/ },
+    { name: "aci bare CLI behind tini", resource: withChange(aci, (r) => void (aciContainerOf(r).command = ["/usr/bin/tini", "--", ...bare])), expect: "fail" },
+    { name: "redis only: not applicable", resource: redisDeployment(), expect: "n/a" },
+]);
