@@ -13,15 +13,22 @@ export function isFleetContainer(v: ContainerView): boolean {
     return !v.init && (v.isServer() || v.isRedis() || v.labels()[LABEL.partOf] === "copilot-fleet");
 }
 
+/** `containerValidators` over the Copilot CLI server containers only; not applicable where there are none. */
+function serverValidators(check: (servers: ContainerView[], report: (message: string) => void) => void): ResourceValidationPolicy["validateResource"] {
+    return containerValidators((views, args, report) => {
+        const servers = views.filter((v) => v.isServer());
+        if (servers.length === 0) args.notApplicable("no Copilot CLI server container");
+        check(servers, report);
+    });
+}
+
 export const connectionToken: ResourceValidationPolicy = {
     name: "copilot-server-connection-token",
     description:
         "Every Copilot CLI server sets COPILOT_CONNECTION_TOKEN from a secret store; without it the headless server accepts any client that reaches its port.",
     enforcementLevel: "mandatory",
     severity: "critical",
-    validateResource: containerValidators((views, args, report) => {
-        const servers = views.filter((v) => v.isServer());
-        if (servers.length === 0) args.notApplicable("no Copilot CLI server container");
+    validateResource: serverValidators((servers, report) => {
         for (const v of servers) {
             const token = v.env().find((e) => e.name === ENV.connectionToken);
             const fix = perPlatform(v, {
@@ -210,9 +217,7 @@ export const sessionStateMount: ResourceValidationPolicy = {
         "session store and logs, which fail with \"database is locked\" on SMB/NFS, so nothing shared may be mounted at COPILOT_HOME, HOME or elsewhere.",
     enforcementLevel: "mandatory",
     severity: "high",
-    validateResource: containerValidators((views, args, report) => {
-        const servers = views.filter((v) => v.isServer());
-        if (servers.length === 0) args.notApplicable("no Copilot CLI server container");
+    validateResource: serverValidators((servers, report) => {
         for (const v of servers) {
             for (const m of v.mounts()) {
                 if (m.kind !== "shared" || isSessionStatePath(m.path)) continue;
@@ -238,9 +243,7 @@ export const toolGuard: ResourceValidationPolicy = {
         "session created with approveAll can read every other session on the server and the server's tokens.",
     enforcementLevel: "mandatory",
     severity: "critical",
-    validateResource: containerValidators((views, args, report) => {
-        const servers = views.filter((v) => v.isServer());
-        if (servers.length === 0) args.notApplicable("no Copilot CLI server container");
+    validateResource: serverValidators((servers, report) => {
         for (const v of servers) {
             const line = v.commandLine();
             const fix = `start it with "${SERVER_WRAPPER} copilot --headless ..." (components/spec.ts serverArgs)`;
