@@ -80,6 +80,10 @@ describe("copilot-tool-guard", () => {
             ["glob", { pattern: `${home}/**` }, ws],
             ["glob", { pattern: "a/../../x" }, ws],
             ["glob", { pattern: "*", paths: ["."] }, "relative/cwd"],
+            // Control characters would split one argument into two lines of the guard's reader.
+            ["view", { path: "a.txt\n/../../../../etc/passwd" }, ws],
+            ["view", { path: "a.txt\u0000x" }, ws],
+            ["glob", { pattern: "*.txt\n../../*" }, ws],
         ] as const) {
             const r = call(tool, args, cwd);
             expect(r.decision, `${tool} ${JSON.stringify(args)} from ${cwd}`).toBe("deny");
