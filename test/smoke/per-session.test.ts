@@ -169,7 +169,15 @@ describe("per-session tokens and the agent's tools (one server, tool-calling mod
         dir = mkdtempSync(path.join(os.tmpdir(), "copilot-per-session-"));
         model = await startToolCallingModel(path.join(dir, "tool-env.txt"));
         github = await startFakeGitHub({ modelApiUrl: model.url, users: { [ALICE]: "alice" } });
-        server = await startCliServer({ name: "tools", dir: path.join(dir, "server"), connectionToken: token, cacheDir: defaultCliCacheDir(), extraEnv: { [GITHUB_API_URL_ENV]: github.url } });
+        // A bare CLI (no tool guard, which refuses bash): the point is what a shell would inherit if one ran.
+        server = await startCliServer({
+            name: "tools",
+            dir: path.join(dir, "server"),
+            connectionToken: token,
+            cacheDir: defaultCliCacheDir(),
+            extraEnv: { [GITHUB_API_URL_ENV]: github.url },
+            toolGuard: false,
+        });
         client = new CopilotClient({ connection: RuntimeConnection.forUri(server.endpoint, { connectionToken: token }) });
     }, 120_000);
     afterAll(async () => {
