@@ -156,7 +156,8 @@ describe("README's backend example, from a fresh folder with the packed @copilot
             COPILOT_PROVIDER: JSON.stringify(o.provider),
         };
         const tsNode = require.resolve("ts-node/dist/bin.js", { paths: [ROOT] });
-        for (const target of [{ COPILOT_REPLICAS: JSON.stringify(o.replicas) }, { COPILOT_ENDPOINT: o.endpoint as string }]) {
+        const targets: Record<string, string>[] = [{ COPILOT_REPLICAS: JSON.stringify(o.replicas) }, { COPILOT_ENDPOINT: o.endpoint as string }];
+        for (const target of targets) {
             const { stdout } = await run(process.execPath, [tsNode, "backend.ts"], { cwd: app, env: cleanEnv({ ...common, ...target }), timeout: 180_000 });
             // The stub echoes the prompt as the CLI wrapped it (context first, several lines).
             const replies = stdout.trim().split(/(?=^stub reply #)/m);
