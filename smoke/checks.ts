@@ -6,9 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github/copilot-sdk";
-import { RedisSessionLock } from "../components/client";
-import { createTenantSession, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "../components/client/tenant";
-import { ownedSessionId } from "../components/client/ownership";
+import { RedisSessionLock, createTenantSession, ownedSessionId, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "@copilot-fleet/client";
 import type { FleetOutputs, ProviderOutput } from "../components/outputs";
 import { findForks, userPrompts, type ChainEvent } from "./events";
 import { probe } from "./rpc";

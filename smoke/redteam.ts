@@ -18,8 +18,7 @@ import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { approveAll } from "@github/copilot-sdk";
 import type { CopilotClient, CopilotSession, ResumeSessionConfig, SessionConfig } from "@github/copilot-sdk";
-import { createTenantSession, tenantSessionConfig, tenantWorkspace } from "../components/client/tenant";
-import { ownedSessionId } from "../components/client/ownership";
+import { createTenantSession, ownedSessionId, tenantSessionConfig, tenantWorkspace } from "@copilot-fleet/client";
 
 export type RedTeamMode = "tenant" | "approveAll";
 

@@ -10,7 +10,7 @@ import {
     LockUnavailableError,
     RedisSessionLock,
     type LockHandle,
-} from "../../components/client";
+} from "@copilot-fleet/client";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

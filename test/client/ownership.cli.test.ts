@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 import { startStubModel, type StubModel } from "../../smoke/local/stub-model";
 import { freePort } from "../../smoke/local/redis";
-import { ownedSessionId, resumeOwnedSession, SessionOwnershipError, sessionsOwnedBy } from "../../components/client";
+import { ownedSessionId, resumeOwnedSession, SessionOwnershipError, sessionsOwnedBy } from "@copilot-fleet/client";
 import { ENV } from "../../components/spec";
 
 const CLI = path.join(__dirname, "..", "..", "node_modules", "@github", "copilot-linux-x64", "copilot");

@@ -9,7 +9,7 @@ import {
     resumeOwnedSession,
     SessionOwnershipError,
     sessionsOwnedBy,
-} from "../../components/client";
+} from "@copilot-fleet/client";
 
 /** Session ids the CLI accepts (measured: 1.0.102 rejects ".", ":", "/", spaces, non-ASCII). */
 const CLI_SESSION_ID = /^[A-Za-z0-9_-]+$/;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { pickReplica, rankReplicas, rendezvousScore } from "../../components/client";
+import { pickReplica, rankReplicas, rendezvousScore } from "@copilot-fleet/client";
 
 const replicas = (n: number, prefix = "replica-"): { name: string; endpoint: string }[] =>
     Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, endpoint: `127.0.0.1:${5000 + i}` }));

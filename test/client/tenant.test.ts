@@ -15,7 +15,7 @@ import {
     tenantPermissionHandler,
     tenantSessionConfig,
     tenantWorkspace,
-} from "../../components/client/tenant";
+} from "@copilot-fleet/client";
 
 const SSP = "/home/copilot/.copilot/session-state";
 const ID = "u1-0123456789abcdef0123456789abcdef-fedcba9876543210fedcba9876543210";

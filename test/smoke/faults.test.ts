@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LockUnavailableError, RedisSessionLock } from "../../components/client";
+import { LockUnavailableError, RedisSessionLock } from "@copilot-fleet/client";
 import { assistantReplies, findForks, readEventsFile, userPrompts } from "../../smoke/events";
 import { startLocalFleet, type LocalFleet } from "../../smoke/local-fleet";
 import { startRedis } from "../../smoke/local/redis";

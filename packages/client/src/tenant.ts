@@ -24,6 +24,9 @@
  * It is not persisted by the CLI: pass the same settings on `createSession` and on every `resumeSession`.
  */
 import * as path from "node:path";
+// resolution-mode: the SDK's declarations are ECMAScript modules ("type": "module", also under its
+// `require` condition), so a CommonJS file may import their types only with this attribute under
+// node16/nodenext resolution. Without it, such projects fail to type-check our .d.ts.
 import type {
     CopilotClient,
     CopilotSession,
@@ -32,7 +35,7 @@ import type {
     PermissionRequestResult,
     ResumeSessionConfig,
     SessionConfig,
-} from "@github/copilot-sdk";
+} from "@github/copilot-sdk" with { "resolution-mode": "import" };
 
 /** The built-in tools a tenant session is offered: file tools only, confined to the workspace. */
 export const TENANT_FILE_TOOLS = ["view", "create", "edit", "grep", "glob"] as const;
