@@ -9,7 +9,7 @@ import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github
 import { RedisSessionLock } from "../components/client";
 import { createTenantSession, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "../components/client/tenant";
 import { ownedSessionId } from "../components/client/ownership";
-import type { FleetOutputs, ProviderOutput } from "../components/outputs";
+import type { FleetOutputs, ProviderOutput } from "../components/contract/outputs";
 import { findForks, userPrompts, type ChainEvent } from "./events";
 import { probe } from "./rpc";
 import { describeLeaks, RedTeamUnsupportedModel, runRedTeam, type RedTeamMode } from "./redteam";

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
+import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, restrictedSecurityContext } from "./render";
 
 export { REDIS_IMAGE, REDIS_PORT, REDIS_UID, redisConf };
