@@ -3,7 +3,7 @@
  * Docker) and by the local fleet. Nothing platform-specific lives here: platforms translate
  * `ServerSpec` into their own container shapes.
  *
- * Facts behind the numbers are in DESIGN.md ("Measured here") and in README ("Sizing").
+ * The numbers were measured with Copilot CLI 1.0.102 (see DEFAULT_RESOURCES and README "Sizing").
  */
 
 /** The TCP port the headless server listens on (JSON-RPC over raw TCP, LSP framing; not HTTP). */
@@ -62,7 +62,7 @@ export interface TelemetrySettings {
 }
 
 /**
- * Sizing from DESIGN.md's measurements: idle RSS 245–300 MB, +3–5 MB per session that ran a turn,
+ * Sizing from measurements with CLI 1.0.102: idle RSS 245–300 MB, +3–5 MB per session that ran a turn,
  * 482 MB with 50 such sessions. The request covers idle + ~50 active sessions so the scheduler packs
  * honestly; the limit leaves room for long sessions (V8 heap exhaustion is reported near 4 GB, and we
  * would rather restart a replica at 2 GiB than let one session starve a node).
@@ -142,7 +142,7 @@ export interface ServerSpec {
 export type ModelCredential =
     /** `COPILOT_GITHUB_TOKEN` on the server; sessions use it. */
     | { readonly kind: "githubToken" }
-    /** BYOK: the server holds nothing; clients pass `provider` on every create and resume (DESIGN.md). */
+    /** BYOK: the server holds nothing; clients pass `provider` on every create and resume (sessions over `forUri` never read BYOK from the server's env, and the CLI does not persist provider keys). */
     | { readonly kind: "provider" }
     /** The server holds nothing; clients pass each user's `gitHubToken` on every create and resume. */
     | { readonly kind: "perSession" };

@@ -43,7 +43,7 @@ export interface CliServerOptions {
     /** The replica's private directory: HOME, COPILOT_HOME and its log live here. */
     readonly dir: string;
     readonly connectionToken: string;
-    /** When set, `$COPILOT_HOME/session-state` is a symlink to this shared folder (DESIGN.md: only that path is shared). */
+    /** When set, `$COPILOT_HOME/session-state` is a symlink to this shared folder (only that path is shared: SQLite on shared storage locks). */
     readonly sharedSessionState?: string;
     /**
      * Offline BYOK against this model. Absent: no model credential and not offline (per-session GitHub

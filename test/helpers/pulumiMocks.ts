@@ -1,7 +1,7 @@
 /**
  * Pulumi unit-test mocks: records every registered resource, answers `call`s from a token map, and
  * fills provider-computed outputs (LB ingress, image digest, generated passwords) into the state.
- * Install with `installMocks()` BEFORE importing the code under test (DESIGN.md: otherwise outputs
+ * Install with `installMocks()` BEFORE importing the code under test (otherwise outputs
  * never resolve and the test hangs).
  */
 import * as pulumi from "@pulumi/pulumi";
