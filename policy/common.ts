@@ -192,10 +192,6 @@ export function isSameOrAncestor(a: string, b: string): boolean {
     return x === y || x === "/" || y.startsWith(`${x}/`);
 }
 
-export function asStringArray(v: unknown): string[] {
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-}
-
 export function asRecord(v: unknown): Record<string, string> {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return {};
     const out: Record<string, string> = {};

@@ -7,7 +7,8 @@ import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
 import { userGroupName } from "./naming";
-import { groupEndpoint, renderCleanupContainer, renderServerContainer, renderServerVolumes, serverTags } from "./render";
+import { renderCleanupContainer } from "./cleanup";
+import { groupEndpoint, renderServerContainer, renderServerVolumes, serverTags } from "./render";
 import { ShareRef } from "./storage";
 
 export interface AciPerUserFleetArgs {

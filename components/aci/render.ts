@@ -17,7 +17,6 @@ import { quantityBytes, quantityCores } from "../contract/quantities";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT } from "../contract/haproxy";
 import { REDIS_IMAGE, REDIS_PORT } from "../contract/redis";
 import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../contract/server";
-import { CleanupSpec } from "../contract/cleanup";
 import { LABEL_KEYS } from "../contract/labels";
 
 export type ContainerArgs = aci.ContainerArgs;
@@ -75,13 +74,13 @@ export function memoryGb(q: string): number {
  * unreachable: both are the spec's limits (2 CPU / 2Gi by default; lower them with the `resources`
  * config's cpuLimit/memoryLimit).
  */
-export function renderResources(spec: ServerSpec): NonNullable<ContainerArgs["resources"]> {
+export function renderServerResources(spec: ServerSpec): NonNullable<ContainerArgs["resources"]> {
     const cpu = cpuCores(spec.resources.cpuLimit);
     const memoryInGB = memoryGb(spec.resources.memoryLimit);
     return { requests: { cpu, memoryInGB }, limits: { cpu, memoryInGB } };
 }
 
-function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds): aci.ContainerProbeArgs {
+export function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds): aci.ContainerProbeArgs {
     return {
         exec: { command: [...p.exec] },
         initialDelaySeconds,
@@ -95,7 +94,7 @@ function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds):
 export type SecretValues = Readonly<Record<string, pulumi.Input<string>>>;
 
 /** Plain env as `value`, every secret as `secureValue` (write-only in the ACI API). */
-function renderEnv(plain: readonly { name: string; value: string }[], secretEnv: ServerSpec["secretEnv"], secrets: SecretValues): aci.EnvironmentVariableArgs[] {
+export function renderEnv(plain: readonly { name: string; value: string }[], secretEnv: ServerSpec["secretEnv"], secrets: SecretValues): aci.EnvironmentVariableArgs[] {
     const env: aci.EnvironmentVariableArgs[] = plain.map((e) => ({ name: e.name, value: e.value }));
     for (const e of secretEnv) {
         const value = secrets[e.secretKey];
@@ -117,7 +116,7 @@ export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<stri
         command: [...INIT_COMMAND, ...spec.args],
         ports: [{ port: spec.port, protocol: "TCP" }],
         environmentVariables: env,
-        resources: renderResources(spec),
+        resources: renderServerResources(spec),
         readinessProbe: renderProbe(spec.readinessProbe, spec.startupProbe.initialDelaySeconds),
         livenessProbe: renderProbe(spec.livenessProbe, spec.startupProbe.initialDelaySeconds),
         volumeMounts: [
@@ -214,31 +213,6 @@ export function renderRedisContainer(password: pulumi.Input<string>): ContainerA
         readinessProbe: execProbe(check, 5),
         livenessProbe: execProbe(check, 10),
         volumeMounts: [{ name: REDIS_CONFIG_VOLUME, mountPath: REDIS_CONF_DIR, readOnly: true }],
-    };
-}
-
-export const CLEANUP_CONTAINER_NAME = "session-cleanup";
-
-/**
- * The session-cleanup tool in loop mode (components/contract/cleanup.ts buildCleanupSpec), as a sidecar: it dials
- * a server over the group's localhost and inspects in-use lock files on the share, which it mounts
- * at the session-state path like the servers. Its probes are the spec's: the in-image health check
- * against the same endpoint ("can it reach and authenticate to its server").
- */
-export function renderCleanupContainer(cleanup: CleanupSpec, image: pulumi.Input<string>, secrets: SecretValues): ContainerArgs {
-    // A sidecar may be limited above its own request: its group's total (the server's or HAProxy's
-    // reservation) covers the burst, so it reserves (and bills) only its small request.
-    const requests = { cpu: cpuCores(cleanup.resources.cpuRequest), memoryInGB: memoryGb(cleanup.resources.memoryRequest) };
-    const limits = { cpu: cpuCores(cleanup.resources.cpuLimit), memoryInGB: memoryGb(cleanup.resources.memoryLimit) };
-    return {
-        name: CLEANUP_CONTAINER_NAME,
-        image,
-        command: [...INIT_COMMAND, ...cleanup.args],
-        environmentVariables: renderEnv(cleanup.env, cleanup.secretEnv, secrets),
-        resources: { requests, limits },
-        readinessProbe: renderProbe(cleanup.readinessProbe),
-        livenessProbe: renderProbe(cleanup.livenessProbe),
-        volumeMounts: [{ name: VOLUMES.sessionState, mountPath: cleanup.sessionStatePath }],
     };
 }
 

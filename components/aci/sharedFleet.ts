@@ -1,7 +1,7 @@
 import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CredentialConfig } from "../config";
+import { CredentialConfig, DEFAULT_REPLICAS } from "../config";
 import { HAPROXY_METRICS_PORT, haproxyConfig } from "../contract/haproxy";
 import { ReplicaOutput, replicaNames } from "../contract/outputs";
 import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../contract/redis";
@@ -9,23 +9,9 @@ import { SECRET_KEYS, ServerSpec } from "../contract/server";
 import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
-import {
-    fleetTags,
-    groupEndpoint,
-    HAPROXY_CONFIG_VOLUME,
-    REDIS_CONFIG_VOLUME,
-    renderHaproxyContainer,
-    renderCleanupContainer,
-    renderRedisContainer,
-    renderServerContainer,
-    renderServerVolumes,
-    secretFile,
-    serverTags,
-    sessionStateVolume,
-} from "./render";
+import { renderCleanupContainer } from "./cleanup";
+import { fleetTags, groupEndpoint, HAPROXY_CONFIG_VOLUME, REDIS_CONFIG_VOLUME, renderHaproxyContainer, renderRedisContainer, renderServerContainer, renderServerVolumes, secretFile, serverTags, sessionStateVolume } from "./render";
 import { ShareRef } from "./storage";
-
-export const DEFAULT_REPLICAS = 3;
 
 export interface AciSharedFleetArgs {
     readonly placement: AciPlacement;

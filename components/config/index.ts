@@ -9,6 +9,8 @@ export {
     SECRET_CONFIG_KEYS,
     DEFAULT_CLI_VERSION,
     DEFAULT_EXPOSURE,
+    DEFAULT_IMAGE_PLATFORM,
+    DEFAULT_REPLICAS,
     DEFAULT_STORAGE_SIZE,
     cleanupSettings,
 } from "./keys";

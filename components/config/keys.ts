@@ -9,6 +9,7 @@ import type { ServerResources, TelemetrySettings } from "../contract/server";
 
 export const IMAGE_PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
 export type ImagePlatform = (typeof IMAGE_PLATFORMS)[number];
+export const DEFAULT_IMAGE_PLATFORM: ImagePlatform = "linux/amd64";
 
 /** The Copilot CLI version deployed when `cliVersion` is not set. Move it together with package.json's `@github/copilot`. */
 export const DEFAULT_CLI_VERSION = "1.0.102";

@@ -15,6 +15,7 @@ import {
     CredentialConfig,
     DEFAULT_CLI_VERSION,
     DEFAULT_EXPOSURE,
+    DEFAULT_IMAGE_PLATFORM,
     DEFAULT_NAMESPACE,
     DEFAULT_REPLICAS,
     DEFAULT_SESSION_TTL_HOURS,
@@ -130,7 +131,7 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
     if (raw.imageRepository !== undefined && !/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(raw.imageRepository)) {
         c.add("imageRepository", `${show(raw.imageRepository)} is not a repository name; use e.g. "myregistry.azurecr.io/copilot-cli" (no tag)`);
     }
-    const imagePlatform = parseEnum(c, "imagePlatform", raw.imagePlatform, IMAGE_PLATFORMS, "linux/amd64");
+    const imagePlatform = parseEnum(c, "imagePlatform", raw.imagePlatform, IMAGE_PLATFORMS, DEFAULT_IMAGE_PLATFORM);
 
     const credential = parseCredential(c, raw, mode, users);
 

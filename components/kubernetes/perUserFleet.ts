@@ -67,15 +67,6 @@ export function userSelector(fleet: string, id: string): Record<string, string> 
     return { ...serverSelector(fleet), [LABELS.user]: id };
 }
 
-/**
- * Labels a client pod needs to reach user `id`'s server: both the fleet's client label and the user
- * label. The fleet label keeps two fleets in one cluster apart (the same user id in both); the user
- * label keeps users apart. Server pods never carry the client label, so no server reaches another.
- */
-export function userClientLabels(fleet: string, id: string): Record<string, string> {
-    return { [LABELS.client]: fleet, [LABELS.user]: id };
-}
-
 /** The model credential a user's server holds: their own GitHub token, else the fleet's credential. */
 export function userCredentialKind(user: Pick<UserConfig, "githubToken">, credential: CredentialConfig): ModelCredential["kind"] {
     return user.githubToken !== undefined ? "githubToken" : credential.kind;
