@@ -1,6 +1,6 @@
 /**
  * copilot-fleet: the Pulumi program. This is the only place that reads stack configuration; it is
- * parsed and validated in full (components/config.ts) before any resource is registered.
+ * parsed and validated in full (components/config/) before any resource is registered.
  *
  * The program is an async function (Pulumi awaits it and takes its result as the stack outputs) so
  * each platform's provider SDK is loaded only when that platform is deployed.

@@ -3,8 +3,8 @@
  * demand so a stack loads only its own provider SDK (a Kubernetes stack never loads Azure's).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, FleetConfig } from "./config";
-import type { StackOutputs } from "./kubernetes/deploy";
+import type { FleetConfig } from "./config";
+import type { StackOutputs } from "./contract/outputs";
 
 export type { StackOutputs };
 
@@ -67,8 +67,11 @@ export async function deploy(cfg: FleetConfig): Promise<StackOutputs> {
             outputs = deployDocker(FLEET_NAME, cfg, image);
             break;
         }
-        default:
-            throw new ConfigError([{ key: "platform", message: `platform: ${JSON.stringify(cfg.platform)} is not supported yet` }]);
+        default: {
+            // parseFleetConfig accepts only the platforms above; this keeps the switch exhaustive.
+            const unknown: never = cfg.platform;
+            throw new Error(`platform ${JSON.stringify(unknown)} has no deploy`);
+        }
     }
     const provider = providerOutput(cfg);
     // Every platform states it, so apps and the smoke suite know what to pass on create and resume.

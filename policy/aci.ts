@@ -5,7 +5,7 @@
  */
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
 import { asRecord, commandLooksLikeCleanup, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, labelsSayRedis, labelsSayServer, MountView } from "./common";
-import { ENV } from "../components/spec";
+import { ENV } from "../components/contract/server";
 
 /** Matches the default module token and explicit API-version modules (`containerinstance/v20230501`). */
 const CONTAINER_GROUP_RE = /^azure-native:containerinstance(\/v[0-9a-z]+)?:ContainerGroup$/;

@@ -7,7 +7,7 @@
  * the same stack, a generated name). Reading only what a rule needs keeps every other rule runnable
  * in preview instead of degrading all of them to "can't run during preview".
  */
-import { CLI_HOME, COPILOT_HOME, ENV, SESSION_STATE_PATH } from "../components/spec";
+import { CLI_HOME, COPILOT_HOME, ENV, SESSION_STATE_PATH } from "../components/contract/server";
 
 export type Platform = "kubernetes" | "docker" | "aci";
 
@@ -120,7 +120,7 @@ export function commandLooksLikeServer(commandLine: readonly string[]): boolean 
 }
 
 /**
- * The in-image session cleanup (components/spec.ts CLEANUP_PATH). It runs from the server image and
+ * The in-image session cleanup (components/contract/cleanup.ts CLEANUP_PATH). It runs from the server image and
  * holds the connection token, so image- and env-based server heuristics would otherwise claim it.
  */
 export function commandLooksLikeCleanup(commandLine: readonly string[]): boolean {
@@ -190,10 +190,6 @@ export function isSameOrAncestor(a: string, b: string): boolean {
     const x = normalisePath(a);
     const y = normalisePath(b);
     return x === y || x === "/" || y.startsWith(`${x}/`);
-}
-
-export function asStringArray(v: unknown): string[] {
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
 export function asRecord(v: unknown): Record<string, string> {

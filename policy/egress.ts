@@ -12,7 +12,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { cidrContains, cidrOverlaps, Cidr, LINK_LOCAL_RANGES, METADATA_ADDRESSES, parseAddress, parseCidr, PRIVATE_RANGES } from "../components/egress";
+import { LINK_LOCAL_RANGES, METADATA_ADDRESSES, PRIVATE_RANGES } from "../components/contract/egress";
+import { cidrContains, cidrOverlaps, Cidr, parseAddress, parseCidr } from "../components/contract/cidr";
 import { AciContainerGroupProps, stackContainerGroups } from "./aci";
 import { asRecord } from "./common";
 import { containerViews, namespaceOf, selectorMatches, stackWorkloads, TYPES } from "./kubernetes";

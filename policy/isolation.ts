@@ -10,7 +10,7 @@ import { stackContainerGroups } from "./aci";
 import { ContainerView, isSensitiveEnvName, LABEL } from "./common";
 import { stackDockerContainers } from "./docker";
 import { containerViews, secretsReferenced, stackWorkloads } from "./kubernetes";
-import { ENV } from "../components/spec";
+import { ENV } from "../components/contract/server";
 
 interface UserServer {
     readonly user: string;

@@ -68,10 +68,6 @@ const KIND_BY_TYPE: Readonly<Record<string, string>> = {
     [TYPES.cronJob]: "CronJob",
 };
 
-export function isWorkloadType(type: string): boolean {
-    return type in KIND_BY_TYPE;
-}
-
 /** The namespace a namespaced object lands in: its own, else the provider's default, else "default". */
 export function namespaceOf(meta: ObjectMeta | undefined, provider?: { props: Record<string, unknown> }): string {
     if (meta?.namespace) return meta.namespace;

@@ -1,6 +1,6 @@
 /**
- * Redis holds the application-level session locks (DESIGN.md: two servers writing one session fork
- * it). An unauthenticated Redis lets any pod steal or drop locks, so it must require a password that
+ * Redis holds the application-level session locks (two servers writing one session concurrently
+ * fork it). An unauthenticated Redis lets any pod steal or drop locks, so it must require a password that
  * itself comes from a secret store.
  */
 import { ResourceValidationPolicy } from "@pulumi/policy";

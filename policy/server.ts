@@ -6,7 +6,7 @@
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { containerValidators, perPlatform } from "./adapters";
 import { ContainerView, imagePinProblem, isSameOrAncestor, isSensitiveEnvName, isSessionStatePath, LABEL, LOCAL_ONLY_PATHS, SESSION_PATH } from "./common";
-import { ENV, SERVER_WRAPPER } from "../components/spec";
+import { ENV, SERVER_WRAPPER } from "../components/contract/server";
 
 /** Servers, Redis and anything else our program labels as part of the fleet (never init containers). */
 export function isFleetContainer(v: ContainerView): boolean {
@@ -160,7 +160,7 @@ export const resources: ResourceValidationPolicy = {
                 .filter((x): x is string => x !== undefined);
             if (missing.length > 0) {
                 report(
-                    `${v.where} is missing ${missing.join(", ")}: set them (components/spec.ts DEFAULT_RESOURCES: 250m/512Mi requested, 2 CPU/2Gi limit), because the CLI ` +
+                    `${v.where} is missing ${missing.join(", ")}: set them (components/contract/server.ts DEFAULT_RESOURCES: 250m/512Mi requested, 2 CPU/2Gi limit), because the CLI ` +
                         "holds ~250-500 MB per replica and grows with sessions; without limits one long session can exhaust the node.",
                 );
             }
@@ -246,7 +246,7 @@ export const toolGuard: ResourceValidationPolicy = {
     validateResource: serverValidators((servers, report) => {
         for (const v of servers) {
             const line = v.commandLine();
-            const fix = `start it with "${SERVER_WRAPPER} copilot --headless ..." (components/spec.ts serverArgs)`;
+            const fix = `start it with "${SERVER_WRAPPER} copilot --headless ..." (components/contract/server.ts serverArgs)`;
             if (line.length === 0) {
                 report(`${v.where} runs its image's default command, so whether the tool guard runs depends on the image: ${fix}.`);
                 continue;

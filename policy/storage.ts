@@ -1,6 +1,6 @@
 /**
  * Storage rules: with more than one replica every server must see the same session-state folder
- * (DESIGN.md: that is what makes cross-replica resume work), and Azure storage accounts that hold it
+ * (that is what makes cross-replica resume work), and Azure storage accounts that hold it
  * are locked down.
  */
 import * as k8s from "@pulumi/kubernetes";

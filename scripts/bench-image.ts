@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CLI_PORT, ENV, SESSION_STATE_PATH, serverArgs } from "../components/spec";
+import { CLI_PORT, ENV, SESSION_STATE_PATH, serverArgs } from "../components/contract/server";
 import {
     ContainerSession,
     RELEASE_ASSET_X64,

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github/copilot-sdk";
 import { RedisSessionLock, createTenantSession, ownedSessionId, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "@copilot-fleet/client";
-import type { FleetOutputs, ProviderOutput } from "../components/outputs";
+import type { FleetOutputs, ProviderOutput } from "../components/contract/outputs";
 import { findForks, userPrompts, type ChainEvent } from "./events";
 import { probe } from "./rpc";
 import { describeLeaks, RedTeamUnsupportedModel, runRedTeam, type RedTeamMode } from "./redteam";

@@ -10,8 +10,8 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import type { FleetOutputs, ProviderOutput } from "../components/outputs";
-import { ENV } from "../components/spec";
+import type { FleetOutputs, ProviderOutput } from "../components/contract/outputs";
+import { ENV } from "../components/contract/server";
 import { formatResult, runSmokeSuite, type SmokeReport } from "./checks";
 
 export interface SmokeCliArgs {

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/outputs";
+import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/contract/outputs";
 import { cliCacheIsWarm, defaultCliCacheDir, startCliServer, type CliServer } from "./local/cli-server";
 import { startHaproxy, type Haproxy } from "./local/haproxy";
 import { startRedis, type RedisProcess } from "./local/redis";

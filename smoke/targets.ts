@@ -4,8 +4,8 @@
  * from where the suite runs). Each target is a `host:port` on the suite's side.
  */
 import * as net from "node:net";
-import type { FleetOutputs } from "../components/outputs";
-import { CLI_PORT } from "../components/spec";
+import type { FleetOutputs } from "../components/contract/outputs";
+import { CLI_PORT } from "../components/contract/server";
 
 export interface Target {
     readonly name: string;

@@ -21,7 +21,6 @@ const HASH_CHARS = 6;
 export const CONTAINER_GROUP_NAME = /^(?=.{1,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 export const SHARE_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
 export const STORAGE_ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
-export const REGISTRY_NAME = /^[a-zA-Z0-9]{5,50}$/;
 
 export function stableHash(text: string, chars: number): string {
     return createHash("sha256").update(text).digest("hex").slice(0, chars);

@@ -30,9 +30,10 @@ import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import type { network as netInputs } from "@pulumi/azure-native/types/input";
 import { Exposure } from "../config";
-import { EgressPlan, egressPlan, NON_PUBLIC_RANGES, parseCidr } from "../egress";
-import { HAPROXY_METRICS_PORT } from "../haproxy";
-import { Mode } from "../outputs";
+import { EgressPlan, egressPlan, NON_PUBLIC_RANGES } from "../contract/egress";
+import { parseCidr } from "../contract/cidr";
+import { HAPROXY_METRICS_PORT } from "../contract/haproxy";
+import { Mode } from "../contract/outputs";
 import { nameOf } from "./group";
 
 export const ACI_DELEGATION = "Microsoft.ContainerInstance/containerGroups";
@@ -53,7 +54,7 @@ export type SecurityRule = netInputs.SecurityRuleArgs;
 export function clientSources(exposure: Exposure, allowedCidrs: readonly string[], addressSpace: string): string[] {
     if (exposure === "cluster") return [addressSpace];
     if (exposure === "internal") return allowedCidrs.length > 0 ? [...allowedCidrs] : ["VirtualNetwork"];
-    throw new Error('exposure "public" is not supported on ACI (components/config.ts refuses it)');
+    throw new Error('exposure "public" is not supported on ACI (components/config/ refuses it)');
 }
 
 function rule(name: string, priority: number, access: "Allow" | "Deny", sources: readonly string[], ports: readonly number[] | "*"): SecurityRule {
@@ -77,7 +78,7 @@ export interface RuleOptions {
     readonly addressSpace: string;
     readonly port: number;
     readonly redisPort: number;
-    /** Where the servers may connect (components/egress.ts). Default: the public internet on 443 only. */
+    /** Where the servers may connect (components/contract/egress.ts). Default: the public internet on 443 only. */
     readonly egress?: EgressPlan;
 }
 

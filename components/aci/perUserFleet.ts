@@ -1,12 +1,14 @@
 import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, UserConfig } from "../config";
-import { UserOutput } from "../outputs";
-import { buildCleanupSpec, CleanupSettings, ENV, SECRET_KEYS, ServerSpec } from "../spec";
-import { generatedConnectionToken } from "../tokens";
+import { UserOutput } from "../contract/outputs";
+import { ENV, SECRET_KEYS, ServerSpec } from "../contract/server";
+import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { generatedConnectionToken } from "../contract/tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
 import { userGroupName } from "./naming";
-import { groupEndpoint, renderCleanupContainer, renderServerContainer, renderServerVolumes, serverTags } from "./render";
+import { renderCleanupContainer } from "./cleanup";
+import { groupEndpoint, renderServerContainer, renderServerVolumes, serverTags } from "./render";
 import { ShareRef } from "./storage";
 
 export interface AciPerUserFleetArgs {

@@ -1,5 +1,5 @@
 /**
- * Renders the platform-neutral CLI server spec (components/spec.ts) as Azure Container Instances
+ * Renders the platform-neutral CLI server spec (components/contract/server.ts) as Azure Container Instances
  * container settings. Pure functions: the fleet components call them, tests call them without mocks.
  *
  * ACI differs from Kubernetes in ways that shape this file:
@@ -13,10 +13,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { containerinstance as aci } from "@pulumi/azure-native/types/input";
-import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT } from "../haproxy";
-import { REDIS_IMAGE, REDIS_PORT } from "../redisConfig";
-import { CleanupSpec, ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../spec";
-import { LABEL_KEYS } from "../labels";
+import { quantityBytes, quantityCores } from "../contract/quantities";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT } from "../contract/haproxy";
+import { REDIS_IMAGE, REDIS_PORT } from "../contract/redis";
+import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../contract/server";
+import { LABEL_KEYS } from "../contract/labels";
 
 export type ContainerArgs = aci.ContainerArgs;
 export type VolumeArgs = aci.VolumeArgs;
@@ -53,13 +54,9 @@ export function serverTags(fleet: string, cliVersion: string, user?: string): Re
 
 /** Kubernetes CPU quantity → ACI cores, rounded UP to 0.1 core (never below the spec). */
 export function cpuCores(q: string): number {
-    const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(q);
-    if (!m) throw new Error(`cannot convert CPU quantity ${JSON.stringify(q)} to cores`);
-    const cores = m[2] ? Number(m[1]) / 1000 : Number(m[1]);
+    const cores = quantityCores(q);
     return Math.max(0.1, Math.ceil(Math.round(cores * 1000) / 100) / 10);
 }
-
-const BYTES: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 
 /**
  * Kubernetes memory quantity → ACI `memoryInGB`, rounded UP to 0.1. Bytes are divided by 10^9: ACI
@@ -67,9 +64,7 @@ const BYTES: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, 
  * (2Gi → 2.2, 512Mi → 0.6).
  */
 export function memoryGb(q: string): number {
-    const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
-    if (!m) throw new Error(`cannot convert memory quantity ${JSON.stringify(q)} to GB`);
-    const gb = (Number(m[1]) * BYTES[m[2] ?? ""]) / 1e9;
+    const gb = quantityBytes(q) / 1e9;
     return Math.max(0.1, Math.ceil(Math.round(gb * 1e6) / 1e5) / 10);
 }
 
@@ -79,13 +74,13 @@ export function memoryGb(q: string): number {
  * unreachable: both are the spec's limits (2 CPU / 2Gi by default; lower them with the `resources`
  * config's cpuLimit/memoryLimit).
  */
-export function renderResources(spec: ServerSpec): NonNullable<ContainerArgs["resources"]> {
+export function renderServerResources(spec: ServerSpec): NonNullable<ContainerArgs["resources"]> {
     const cpu = cpuCores(spec.resources.cpuLimit);
     const memoryInGB = memoryGb(spec.resources.memoryLimit);
     return { requests: { cpu, memoryInGB }, limits: { cpu, memoryInGB } };
 }
 
-function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds): aci.ContainerProbeArgs {
+export function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds): aci.ContainerProbeArgs {
     return {
         exec: { command: [...p.exec] },
         initialDelaySeconds,
@@ -99,7 +94,7 @@ function renderProbe(p: ProbeSpec, initialDelaySeconds = p.initialDelaySeconds):
 export type SecretValues = Readonly<Record<string, pulumi.Input<string>>>;
 
 /** Plain env as `value`, every secret as `secureValue` (write-only in the ACI API). */
-function renderEnv(plain: readonly { name: string; value: string }[], secretEnv: ServerSpec["secretEnv"], secrets: SecretValues): aci.EnvironmentVariableArgs[] {
+export function renderEnv(plain: readonly { name: string; value: string }[], secretEnv: ServerSpec["secretEnv"], secrets: SecretValues): aci.EnvironmentVariableArgs[] {
     const env: aci.EnvironmentVariableArgs[] = plain.map((e) => ({ name: e.name, value: e.value }));
     for (const e of secretEnv) {
         const value = secrets[e.secretKey];
@@ -121,7 +116,7 @@ export function renderServerContainer(spec: ServerSpec, image: pulumi.Input<stri
         command: [...INIT_COMMAND, ...spec.args],
         ports: [{ port: spec.port, protocol: "TCP" }],
         environmentVariables: env,
-        resources: renderResources(spec),
+        resources: renderServerResources(spec),
         readinessProbe: renderProbe(spec.readinessProbe, spec.startupProbe.initialDelaySeconds),
         livenessProbe: renderProbe(spec.livenessProbe, spec.startupProbe.initialDelaySeconds),
         volumeMounts: [
@@ -218,31 +213,6 @@ export function renderRedisContainer(password: pulumi.Input<string>): ContainerA
         readinessProbe: execProbe(check, 5),
         livenessProbe: execProbe(check, 10),
         volumeMounts: [{ name: REDIS_CONFIG_VOLUME, mountPath: REDIS_CONF_DIR, readOnly: true }],
-    };
-}
-
-export const CLEANUP_CONTAINER_NAME = "session-cleanup";
-
-/**
- * The session-cleanup tool in loop mode (components/spec.ts buildCleanupSpec), as a sidecar: it dials
- * a server over the group's localhost and inspects in-use lock files on the share, which it mounts
- * at the session-state path like the servers. Its probes are the spec's: the in-image health check
- * against the same endpoint ("can it reach and authenticate to its server").
- */
-export function renderCleanupContainer(cleanup: CleanupSpec, image: pulumi.Input<string>, secrets: SecretValues): ContainerArgs {
-    // A sidecar may be limited above its own request: its group's total (the server's or HAProxy's
-    // reservation) covers the burst, so it reserves (and bills) only its small request.
-    const requests = { cpu: cpuCores(cleanup.resources.cpuRequest), memoryInGB: memoryGb(cleanup.resources.memoryRequest) };
-    const limits = { cpu: cpuCores(cleanup.resources.cpuLimit), memoryInGB: memoryGb(cleanup.resources.memoryLimit) };
-    return {
-        name: CLEANUP_CONTAINER_NAME,
-        image,
-        command: [...INIT_COMMAND, ...cleanup.args],
-        environmentVariables: renderEnv(cleanup.env, cleanup.secretEnv, secrets),
-        resources: { requests, limits },
-        readinessProbe: renderProbe(cleanup.readinessProbe),
-        livenessProbe: renderProbe(cleanup.livenessProbe),
-        volumeMounts: [{ name: VOLUMES.sessionState, mountPath: cleanup.sessionStatePath }],
     };
 }
 

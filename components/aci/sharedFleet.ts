@@ -1,37 +1,24 @@
 import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CredentialConfig } from "../config";
-import { HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
-import { ReplicaOutput, replicaNames } from "../outputs";
-import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../redisConfig";
-import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
-import { generatedConnectionToken } from "../tokens";
+import { CredentialConfig, DEFAULT_REPLICAS } from "../config";
+import { HAPROXY_METRICS_PORT, haproxyConfig } from "../contract/haproxy";
+import { ReplicaOutput, replicaNames } from "../contract/outputs";
+import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../contract/redis";
+import { SECRET_KEYS, ServerSpec } from "../contract/server";
+import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { generatedConnectionToken } from "../contract/tokens";
 import { AciPlacement, containerGroupArgs } from "./group";
-import {
-    fleetTags,
-    groupEndpoint,
-    HAPROXY_CONFIG_VOLUME,
-    REDIS_CONFIG_VOLUME,
-    renderHaproxyContainer,
-    renderCleanupContainer,
-    renderRedisContainer,
-    renderServerContainer,
-    renderServerVolumes,
-    secretFile,
-    serverTags,
-    sessionStateVolume,
-} from "./render";
+import { renderCleanupContainer } from "./cleanup";
+import { fleetTags, groupEndpoint, HAPROXY_CONFIG_VOLUME, REDIS_CONFIG_VOLUME, renderHaproxyContainer, renderRedisContainer, renderServerContainer, renderServerVolumes, secretFile, serverTags, sessionStateVolume } from "./render";
 import { ShareRef } from "./storage";
-
-export const DEFAULT_REPLICAS = 3;
 
 export interface AciSharedFleetArgs {
     readonly placement: AciPlacement;
     /** Image reference (CopilotImage output in the stack's registry, or the `image` config key). */
     readonly image: pulumi.Input<string>;
     readonly cliVersion: string;
-    /** The CLI server spec (components/spec.ts). */
+    /** The CLI server spec (components/contract/server.ts). */
     readonly spec: ServerSpec;
     readonly credential: CredentialConfig;
     /** The one share every replica mounts at the session-state path. */

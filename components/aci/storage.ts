@@ -4,18 +4,12 @@
  */
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { quantityBytes } from "../contract/quantities";
 import { nameOf } from "./group";
 
-/** Azure Files quotas are whole GiB; a standard share (without large-file shares) holds at most 5 TiB. */
-export const MAX_SHARE_QUOTA_GIB = 5120;
-
-/** Kubernetes storage quantity (`10Gi`, `100G`) → share quota in GiB, rounded up. */
+/** Kubernetes storage quantity (`10Gi`, `100G`) → share quota in GiB, rounded up (the config refuses sizes above the share limit, MAX_SHARE_QUOTA_GIB). */
 export function shareQuotaGib(size: string): number {
-    const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(size);
-    if (!m) throw new Error(`cannot convert storage size ${JSON.stringify(size)} to GiB`);
-    const bytes: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
-    const gib = Math.max(1, Math.ceil((Number(m[1]) * bytes[m[2] ?? ""]) / 2 ** 30 - 1e-9));
-    if (gib > MAX_SHARE_QUOTA_GIB) throw new Error(`storageSize ${JSON.stringify(size)} is ${gib} GiB; an Azure Files share here holds at most ${MAX_SHARE_QUOTA_GIB} GiB`);
+    const gib = Math.max(1, Math.ceil(quantityBytes(size) / 2 ** 30 - 1e-9));
     return gib;
 }
 

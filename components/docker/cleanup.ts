@@ -2,11 +2,11 @@
  * Session cleanup on the local Docker engine: the cleanup tool in loop mode (Docker has no scheduler),
  * one container per fleet in shared mode (it dials the load balancer; any replica can delete any
  * session) and one per user in per-user mode (on that user's network, with that user's volume and
- * token). Rendered from the platform-neutral `CleanupSpec` (components/spec.ts).
+ * token). Rendered from the platform-neutral `CleanupSpec` (components/contract/cleanup.ts).
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CleanupSpec } from "../spec";
+import { CleanupSpec } from "../contract/cleanup";
 import { quantityToCpus, quantityToMegabytes, renderEnvs, SECRET_CONTAINER_OPTIONS, SecretValues } from "./render";
 
 type ContainerArgs = docker.ContainerArgs;
@@ -64,7 +64,7 @@ export function renderCleanupContainer(spec: CleanupSpec, o: CleanupContainerOpt
 }
 
 export interface DockerSessionCleanupArgs extends CleanupContainerOptions {
-    /** components/spec.ts `buildCleanupSpec` with `mode: "loop"` and the server (or load balancer) as endpoint. */
+    /** components/contract/cleanup.ts `buildCleanupSpec` with `mode: "loop"` and the server (or load balancer) as endpoint. */
     readonly spec: CleanupSpec;
     /** Suspended users' cleanup is stopped with their server. Default true. */
     readonly running?: boolean;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cleanupSettings, FleetConfig } from "../config";
-import type { StackOutputs } from "../kubernetes/deploy";
-import { buildServerSpec } from "../spec";
+import type { StackOutputs } from "../contract/outputs";
+import { buildServerSpec } from "../contract/server";
 import { DockerPerUserFleet } from "./perUserFleet";
 import { DockerSharedFleet } from "./sharedFleet";
 

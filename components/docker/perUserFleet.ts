@@ -1,9 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, UserConfig } from "../config";
-import { UserOutput } from "../outputs";
-import { buildCleanupSpec, CleanupSettings, ENV, SECRET_KEYS, ServerSpec } from "../spec";
-import { generatedConnectionToken } from "../tokens";
+import { UserOutput } from "../contract/outputs";
+import { ENV, SECRET_KEYS, ServerSpec } from "../contract/server";
+import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 import { fleetLabels, sessionStateVolume } from "./sharedFleet";

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
+import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
 import { HELPER_LIMITS, publishedEndpoint, SECRET_CONTAINER_OPTIONS } from "./render";
 
 export const REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf";

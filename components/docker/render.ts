@@ -1,11 +1,12 @@
 /**
- * Renders the platform-neutral CLI server spec (components/spec.ts) as Docker container settings.
+ * Renders the platform-neutral CLI server spec (components/contract/server.ts) as Docker container settings.
  * Docker has no secret store for env without Swarm: tokens go into `envs` as Pulumi secrets (kept
  * encrypted in state); `docker inspect` on the local machine shows them, which README states.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerSpec, telemetryInstanceEnv } from "../spec";
+import { quantityBytes, quantityCores } from "../contract/quantities";
+import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerSpec, telemetryInstanceEnv } from "../contract/server";
 
 type ContainerArgs = docker.ContainerArgs;
 
@@ -27,20 +28,14 @@ function seconds(s: number): string {
     return `${s}s`;
 }
 
-/** Kubernetes quantity → megabytes (Docker's `memory` unit in the provider). */
+/** Kubernetes quantity → megabytes (Docker's `memory` unit in the provider, MiB), rounded up. */
 export function quantityToMegabytes(q: string): number {
-    const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
-    if (!m) throw new Error(`cannot convert memory quantity ${JSON.stringify(q)} to megabytes`);
-    const n = Number(m[1]);
-    const factor: Record<string, number> = { "": 1 / (1024 * 1024), Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024, k: 1000 / (1024 * 1024), M: 1e6 / (1024 * 1024), G: 1e9 / (1024 * 1024), T: 1e12 / (1024 * 1024) };
-    return Math.ceil(n * factor[m[2] ?? ""]);
+    return Math.ceil(quantityBytes(q) / 2 ** 20);
 }
 
 /** Kubernetes CPU quantity (`250m`, `2`) → Docker `cpus` string (`0.25`, `2`). */
 export function quantityToCpus(q: string): string {
-    const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(q);
-    if (!m) throw new Error(`cannot convert CPU quantity ${JSON.stringify(q)} to cpus`);
-    return String(m[2] ? Number(m[1]) / 1000 : Number(m[1]));
+    return String(quantityCores(q));
 }
 
 /** Docker's health check runs the same in-image JSON-RPC check as Kubernetes' readiness probe. */

@@ -1,10 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig } from "../config";
-import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../haproxy";
-import { ReplicaOutput, replicaNames } from "../outputs";
-import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
-import { generatedConnectionToken } from "../tokens";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../contract/haproxy";
+import { ReplicaOutput, replicaNames } from "../contract/outputs";
+import { SECRET_KEYS, ServerSpec } from "../contract/server";
+import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
 import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
@@ -16,7 +17,7 @@ export interface DockerSharedFleetArgs {
     /** Image reference (CopilotImage output or the `image` config key). */
     readonly image: pulumi.Input<string>;
     readonly cliVersion: string;
-    /** The CLI server spec (components/spec.ts). */
+    /** The CLI server spec (components/contract/server.ts). */
     readonly spec: ServerSpec;
     readonly credential: CredentialConfig;
     /** Number of CLI server containers. Default 3. */

@@ -1,11 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { ImagePlatform } from "../config";
+import { DEFAULT_IMAGE_PLATFORM, ImagePlatform } from "../config";
 
 /** The Dockerfile this package ships (images/copilot-cli). */
 export const IMAGE_CONTEXT = path.join(__dirname, "..", "..", "images", "copilot-cli");
-export const DEFAULT_IMAGE_PLATFORM: ImagePlatform = "linux/amd64";
 
 export interface RegistryArgs {
     /** Registry host, e.g. `myregistry.azurecr.io`. */

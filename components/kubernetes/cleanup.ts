@@ -1,5 +1,5 @@
 /**
- * Session cleanup on Kubernetes, rendered from the platform-neutral `CleanupSpec` (components/spec.ts).
+ * Session cleanup on Kubernetes, rendered from the platform-neutral `CleanupSpec` (components/contract/cleanup.ts).
  *
  * Shared mode: a CronJob in the fleet's namespace. Its pod mounts the fleet's ReadWriteMany claim at
  * the session-state path (the tool reads in-use lock files there), takes the token from the fleet's
@@ -14,7 +14,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CleanupSpec, CLI_PORT } from "../spec";
+import { CLI_PORT } from "../contract/server";
+import { CleanupSpec } from "../contract/cleanup";
 import { serverClientEgressRules } from "./egress";
 import { LABELS, VOLUMES, renderPlainEnv, renderProbe, renderResources, renderSecretEnv, restrictedSecurityContext, serverSelector } from "./render";
 
@@ -121,7 +122,7 @@ export interface SessionCleanupArgs {
     /** The servers' image (same reference and digest: it carries the cleanup binary). */
     readonly image: pulumi.Input<string>;
     readonly cliVersion: string;
-    /** components/spec.ts `buildCleanupSpec` with `mode: "once"` and the fleet Service as endpoint. */
+    /** components/contract/cleanup.ts `buildCleanupSpec` with `mode: "once"` and the fleet Service as endpoint. */
     readonly spec: CleanupSpec;
     /** Secret holding the connection token under `connection-token`. */
     readonly secretName: pulumi.Input<string>;

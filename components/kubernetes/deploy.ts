@@ -1,13 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cleanupSettings, ConfigError, FleetConfig } from "../config";
-import { FleetOutputs } from "../outputs";
-import { configEndpoints, egressPlan } from "../egress";
-import { buildServerSpec } from "../spec";
+import { cleanupSettings, FleetConfig } from "../config";
+import type { StackOutputs } from "../contract/outputs";
+import { configEndpoints, egressPlan } from "../contract/egress";
+import { buildServerSpec } from "../contract/server";
 import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet } from "./sharedFleet";
-
-export type StackOutputs = { [K in keyof FleetOutputs]?: pulumi.Input<FleetOutputs[K]> };
 
 /**
  * Pod Security Admission labels for the namespace we create: our pods meet the `restricted`
@@ -22,13 +20,6 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
 
 /** Deploys the configured fleet to the cluster of the ambient (or `opts.provider`) Kubernetes provider. */
 export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
-    if (cfg.mode === "per-user" && cfg.redis) {
-        // One server per user never has two servers writing one session (the divergence locks guard
-        // against), and one Redis shared by every user's clients would be a channel between tenants.
-        throw new ConfigError([
-            { key: "redis", message: 'redis: true is not accepted with mode "per-user" on platform "kubernetes": each user has a single server, so session locks are not needed; remove the key' },
-        ]);
-    }
     const ns = cfg.createNamespace
         ? new k8s.core.v1.Namespace(cfg.namespace, { metadata: { name: cfg.namespace, labels: { ...NAMESPACE_LABELS } } }, opts).metadata.name
         : pulumi.output(cfg.namespace);

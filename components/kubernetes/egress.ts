@@ -1,5 +1,5 @@
 /**
- * NetworkPolicy egress rules, rendered from the platform-neutral plan (components/egress.ts). Pure
+ * NetworkPolicy egress rules, rendered from the platform-neutral plan (components/contract/egress.ts). Pure
  * functions: the fleet components call them, tests validate what they return against the real schema.
  *
  * NetworkPolicies are allow-lists and add up: a pod selected by any policy with `Egress` in its
@@ -8,7 +8,8 @@
  * sidecar dialling 127.0.0.1 needs no rule.
  */
 import * as k8s from "@pulumi/kubernetes";
-import { EgressPlan, LINK_LOCAL_RANGES, parseCidr, PRIVATE_RANGES } from "../egress";
+import { EgressPlan, LINK_LOCAL_RANGES, PRIVATE_RANGES } from "../contract/egress";
+import { parseCidr } from "../contract/cidr";
 
 type NetworkPolicyEgressRule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
 type NetworkPolicyPort = k8s.types.input.networking.v1.NetworkPolicyPort;

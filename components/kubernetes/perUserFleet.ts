@@ -10,12 +10,13 @@ import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, Exposure, UserConfig } from "../config";
-import { UserOutput } from "../outputs";
-import { buildCleanupSpec, buildServerSpec, CleanupSettings, CleanupSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../spec";
+import { UserOutput } from "../contract/outputs";
+import { buildServerSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../contract/server";
+import { buildCleanupSpec, CleanupSettings, CleanupSpec } from "../contract/cleanup";
 import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
-import { EgressPlan, egressPlan } from "../egress";
+import { EgressPlan, egressPlan } from "../contract/egress";
 import { serverEgressRules } from "./egress";
-import { generatedConnectionToken } from "../tokens";
+import { generatedConnectionToken } from "../contract/tokens";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
 
@@ -64,15 +65,6 @@ export function userObjectName(fleet: string, id: string, kind: UserObjectKind):
 /** Selector of one user's server pod: the fleet's server selector plus the user label. */
 export function userSelector(fleet: string, id: string): Record<string, string> {
     return { ...serverSelector(fleet), [LABELS.user]: id };
-}
-
-/**
- * Labels a client pod needs to reach user `id`'s server: both the fleet's client label and the user
- * label. The fleet label keeps two fleets in one cluster apart (the same user id in both); the user
- * label keeps users apart. Server pods never carry the client label, so no server reaches another.
- */
-export function userClientLabels(fleet: string, id: string): Record<string, string> {
-    return { [LABELS.client]: fleet, [LABELS.user]: id };
 }
 
 /** The model credential a user's server holds: their own GitHub token, else the fleet's credential. */
@@ -141,7 +133,7 @@ export interface UserServerCommonArgs {
     readonly storageSize?: pulumi.Input<string>;
     /** `protect` on each user's claim: removing the user or destroying the fleet stops there instead of deleting sessions. Default true. */
     readonly protectSessionState?: boolean;
-    /** Where each server may connect (components/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
+    /** Where each server may connect (components/contract/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
     readonly egress?: EgressPlan;
 }
 
@@ -150,7 +142,7 @@ export interface UserServerArgs extends UserServerCommonArgs {
     readonly fleet: string;
     /** The user: id, own GitHub token (optional), suspended. */
     readonly user: UserConfig;
-    /** The CLI server spec for this user's credential kind (components/spec.ts `buildServerSpec`). */
+    /** The CLI server spec for this user's credential kind (components/contract/server.ts `buildServerSpec`). */
     readonly spec: ServerSpec;
     /** Loop-mode cleanup spec (endpoint 127.0.0.1) run as a sidecar in the server pod. Default none. */
     readonly cleanup?: CleanupSpec;

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../redisConfig";
+import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, restrictedSecurityContext } from "./render";
 
 export { REDIS_IMAGE, REDIS_PORT, REDIS_UID, redisConf };
@@ -21,7 +21,7 @@ export function redisSelector(fleet: string): Record<string, string> {
     return { [LABELS.name]: "redis", [LABELS.instance]: fleet, [LABELS.component]: "session-lock" };
 }
 
-/** Redis with a generated password, for application-level session locks (DESIGN.md: concurrent writers fork a session). */
+/** Redis with a generated password, for application-level session locks (two servers writing one session concurrently fork its events.jsonl). */
 export class Redis extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     public readonly url: pulumi.Output<string>;

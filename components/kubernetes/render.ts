@@ -1,12 +1,12 @@
 /**
- * Renders the platform-neutral CLI server spec (components/spec.ts) as Kubernetes objects. Pure
+ * Renders the platform-neutral CLI server spec (components/contract/server.ts) as Kubernetes objects. Pure
  * functions: the fleet components call them, and tests call them without mocks.
  */
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerResources, ServerSpec, telemetryInstanceEnv } from "../spec";
-import { LABEL_KEYS } from "../labels";
+import { PlainEnvVar, ProbeSpec, SecretEnvVar, ServerResources, ServerSpec, telemetryInstanceEnv } from "../contract/server";
+import { LABEL_KEYS } from "../contract/labels";
 
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;

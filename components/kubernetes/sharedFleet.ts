@@ -3,11 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
 
 export { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE };
-import { buildCleanupSpec, CleanupSettings, SECRET_KEYS, ServerSpec } from "../spec";
-import { EgressPlan, egressPlan } from "../egress";
+import { SECRET_KEYS, ServerSpec } from "../contract/server";
+import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { EgressPlan, egressPlan } from "../contract/egress";
 import { serverEgressRules } from "./egress";
 import { SessionCleanup } from "./cleanup";
-import { generatedConnectionToken } from "../tokens";
+import { generatedConnectionToken } from "../contract/tokens";
 import { Redis } from "./redis";
 import {
     CREDENTIALS_DIGEST_ANNOTATION,
@@ -35,7 +36,7 @@ export interface SharedFleetArgs {
     readonly image: pulumi.Input<string>;
     /** CLI version, for the `app.kubernetes.io/version` label. */
     readonly cliVersion: string;
-    /** The CLI server spec (components/spec.ts `buildServerSpec`). */
+    /** The CLI server spec (components/contract/server.ts `buildServerSpec`). */
     readonly spec: ServerSpec;
     /** Model credential: a service GitHub token stored in the fleet Secret, or BYOK (nothing on the servers). */
     readonly credential: CredentialConfig;
@@ -59,7 +60,7 @@ export interface SharedFleetArgs {
     readonly sessionCleanup?: CleanupSettings;
     /** `protect` on the session-state claim: no update or destroy deletes or replaces it. Default true. */
     readonly protectSessionState?: boolean;
-    /** Where the servers may connect (components/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
+    /** Where the servers may connect (components/contract/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
     readonly egress?: EgressPlan;
 }
 

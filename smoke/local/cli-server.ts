@@ -1,13 +1,13 @@
 /**
  * One real Copilot CLI headless server (the npm package's binary) on 127.0.0.1, configured the way
- * the container is (components/spec.ts): private COPILOT_HOME, session state possibly shared, a
+ * the container is (components/contract/server.ts): private COPILOT_HOME, session state possibly shared, a
  * connection token, offline BYOK against a local model.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, symlinkSync, createWriteStream } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ENV } from "../../components/spec";
+import { ENV } from "../../components/contract/server";
 import { freePort } from "./redis";
 import { waitForPing, type ProbeResult } from "../rpc";
 
@@ -43,7 +43,7 @@ export interface CliServerOptions {
     /** The replica's private directory: HOME, COPILOT_HOME and its log live here. */
     readonly dir: string;
     readonly connectionToken: string;
-    /** When set, `$COPILOT_HOME/session-state` is a symlink to this shared folder (DESIGN.md: only that path is shared). */
+    /** When set, `$COPILOT_HOME/session-state` is a symlink to this shared folder (only that path is shared: SQLite on shared storage locks). */
     readonly sharedSessionState?: string;
     /**
      * Offline BYOK against this model. Absent: no model credential and not offline (per-session GitHub

@@ -1,12 +1,12 @@
 /**
  * HAProxy (Debian's binary) as the local fleet's TCP load balancer. The config is the one every
- * platform uses (components/haproxy.ts: JSON-RPC health check, redispatch on refused connects).
+ * platform uses (components/contract/haproxy.ts: JSON-RPC health check, redispatch on refused connects).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { haproxyConfig } from "../../components/haproxy";
+import { haproxyConfig } from "../../components/contract/haproxy";
 import { freePort } from "./redis";
 
 export interface HaproxyBackend {

@@ -9,7 +9,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLEANUP_EXIT, ENV } from "../../components/spec";
+import { ENV } from "../../components/contract/server";
+import { CLEANUP_EXIT } from "../../components/contract/cleanup";
 import { compileCleanupTool } from "./build";
 
 let work: string;

@@ -12,7 +12,7 @@ import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sd
 import { startStubModel, type StubModel } from "../../smoke/local/stub-model";
 import { freePort } from "../../smoke/local/redis";
 import { ownedSessionId, resumeOwnedSession, SessionOwnershipError, sessionsOwnedBy } from "@copilot-fleet/client";
-import { ENV } from "../../components/spec";
+import { ENV } from "../../components/contract/server";
 
 const CLI = path.join(__dirname, "..", "..", "node_modules", "@github", "copilot-linux-x64", "copilot");
 

@@ -6,7 +6,7 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RawConfig } from "../../components/config";
-import { buildServerSpec, ENV, SECRET_KEYS } from "../../components/spec";
+import { buildServerSpec, ENV, SECRET_KEYS } from "../../components/contract/server";
 import { deployUnderMocks } from "../helpers/deployUnderMocks";
 import { isKubernetesObject, validateAgainstSchema } from "../helpers/k8sSchema";
 import { installMocks, MockRecorder } from "../helpers/pulumiMocks";

@@ -6,7 +6,7 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, parseFleetConfig, type RawConfig } from "../../components/config";
-import { buildServerSpec, telemetryInstanceEnv } from "../../components/spec";
+import { buildServerSpec, telemetryInstanceEnv } from "../../components/contract/server";
 import { deployUnderMocks, Obj } from "../helpers/deployUnderMocks";
 import { isKubernetesObject, validateAgainstSchema } from "../helpers/k8sSchema";
 import { installMocks, MockRecorder, RecordedResource } from "../helpers/pulumiMocks";

@@ -1,6 +1,6 @@
 /**
  * Build and run the real Copilot CLI image without a Docker engine: buildah builds, podman runs
- * (DESIGN.md "Images without a Docker engine"). Used by test/images/ and scripts/bench-image.ts.
+ * (debootstrap base image, `buildah bud --isolation chroot`, podman with runc). Used by test/images/ and scripts/bench-image.ts.
  *
  * Everything lives in a storage root of its own under CACHE_DIR (default /var/tmp/copilot-fleet-test),
  * so these suites never see or disturb other users' images and containers, and cleanup can prune
@@ -114,7 +114,7 @@ const STORAGE_ROOT = path.join(CACHE_DIR, "storage");
 const RUN_ROOT = path.join(existsSync("/run") ? "/run" : os.tmpdir(), "copilot-fleet-test");
 const CONTAINERS_CONF = path.join(CACHE_DIR, "containers.conf");
 
-/** What podman needs on this machine (DESIGN.md): runc, cgroupfs, and ulimits the CLI can live with. */
+/** What podman needs on this machine: runc, cgroupfs, and ulimits the CLI can live with. */
 const CONTAINERS_CONF_TEXT = `# Written by test/helpers/containers.ts
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]

@@ -4,7 +4,7 @@
  */
 import { CopilotClient, RuntimeConnection, approveAll } from "@github/copilot-sdk";
 import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github/copilot-sdk";
-import type { FleetOutputs } from "../../components/outputs";
+import type { FleetOutputs } from "../../components/contract/outputs";
 import type { ChainEvent } from "../../smoke/events";
 
 export class ClientPool {

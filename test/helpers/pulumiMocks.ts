@@ -1,7 +1,7 @@
 /**
  * Pulumi unit-test mocks: records every registered resource, answers `call`s from a token map, and
  * fills provider-computed outputs (LB ingress, image digest, generated passwords) into the state.
- * Install with `installMocks()` BEFORE importing the code under test (DESIGN.md: otherwise outputs
+ * Install with `installMocks()` BEFORE importing the code under test (otherwise outputs
  * never resolve and the test hangs).
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -10,9 +10,26 @@ export interface RecordedResource {
     readonly type: string;
     readonly name: string;
     readonly inputs: Record<string, unknown>;
+    /** The inputs as the mock received them: secrets still signature-tagged (resourceSet.ts masks them). */
+    readonly rawInputs: Record<string, unknown>;
     readonly state: Record<string, unknown>;
     /** Resource options the engine would see (mocks drop them; the monitor wrapper below keeps them). */
-    readonly opts: { readonly additionalSecretOutputs: readonly string[]; readonly protect: boolean; readonly ignoreChanges?: readonly string[] };
+    readonly opts: RecordedOptions;
+}
+
+export interface RecordedOptions {
+    readonly additionalSecretOutputs: readonly string[];
+    readonly protect: boolean;
+    readonly ignoreChanges?: readonly string[];
+    /** URN of the parent ("" for the stack). */
+    readonly parent?: string;
+    /** URNs of `dependsOn` and of every resource an input came from. */
+    readonly dependencies?: readonly string[];
+    readonly deleteBeforeReplace?: boolean;
+    readonly replaceOnChanges?: readonly string[];
+    readonly retainOnDelete?: boolean;
+    /** Provider reference (`urn::id`), empty for the default provider. */
+    readonly provider?: string;
 }
 
 export const MOCK_LB_IP = "203.0.113.10";
@@ -94,7 +111,7 @@ export class MockRecorder {
     readonly resources: RecordedResource[] = [];
     readonly callResults = new Map<string, Record<string, unknown>>();
     /** Options seen on each RegisterResource request, keyed `type::name`, read when the mock creates it. */
-    readonly pendingOptions = new Map<string, RecordedResource["opts"]>();
+    readonly pendingOptions = new Map<string, RecordedOptions>();
     clear(): void {
         this.resources.length = 0;
         nextPort = MOCK_FIRST_PORT;
@@ -120,7 +137,7 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
                 const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
                 const state = computedState(args.type, args.name, inputs);
                 const opts = rec.pendingOptions.get(`${args.type}::${args.name}`) ?? { additionalSecretOutputs: [], protect: false };
-                rec.resources.push({ type: args.type, name: args.name, inputs, state, opts });
+                rec.resources.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs as Record<string, unknown>, state, opts });
                 const meta = (inputs.metadata ?? {}) as Record<string, unknown>;
                 // Azure resource ids are ARM paths; code parses the subscription out of them.
                 const id = typeof meta.name === "string" ? meta.name : args.type.startsWith("azure-native:") ? armId(args.type, args.name, inputs) : `${args.name}-id`;
@@ -143,11 +160,27 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
         getAdditionalsecretoutputsList(): string[];
         getProtect(): boolean;
         getIgnorechangesList(): string[];
+        getParent(): string;
+        getDependenciesList(): string[];
+        getDeletebeforereplace(): boolean;
+        getReplaceonchangesList(): string[];
+        getRetainondelete(): boolean;
+        getProvider(): string;
     }
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
-        rec.pendingOptions.set(`${req.getType()}::${req.getName()}`, { additionalSecretOutputs: req.getAdditionalsecretoutputsList(), protect: req.getProtect(), ignoreChanges: req.getIgnorechangesList() });
+        rec.pendingOptions.set(`${req.getType()}::${req.getName()}`, {
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            protect: req.getProtect(),
+            ignoreChanges: req.getIgnorechangesList(),
+            parent: req.getParent(),
+            dependencies: req.getDependenciesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            retainOnDelete: req.getRetainondelete(),
+            provider: req.getProvider(),
+        });
         return register(req, cb);
     };
     return rec;

@@ -15,21 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStubModel } from "../../smoke/local/stub-model";
 import { runRedTeam } from "../../smoke/redteam";
 import type { StubModel } from "../../smoke/local/stub-model";
-import {
-    CLEANUP_EXIT,
-    CLEANUP_PATH,
-    CLI_CACHE_PATH,
-    CLI_GID,
-    CLI_HOME,
-    CLI_PORT,
-    CLI_UID,
-    CLI_USER,
-    COPILOT_HOME,
-    ENV,
-    HEALTHCHECK_PATH,
-    SESSION_STATE_PATH,
-    serverArgs,
-} from "../../components/spec";
+import { CLI_CACHE_PATH, CLI_GID, CLI_HOME, CLI_PORT, CLI_UID, CLI_USER, COPILOT_HOME, ENV, HEALTHCHECK_PATH, SESSION_STATE_PATH, serverArgs } from "../../components/contract/server";
+import { CLEANUP_EXIT, CLEANUP_PATH } from "../../components/contract/cleanup";
 import {
     ContainerSession,
     RELEASE_ASSET_X64,

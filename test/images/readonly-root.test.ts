@@ -19,7 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPodSecurityContext, renderServerContainer, renderServerVolumes } from "../../components/kubernetes/render";
-import { CLI_CACHE_PATH, CLI_HOME, COPILOT_HOME, ENV, HEALTHCHECK_PATH, SESSION_STATE_PATH, buildServerSpec } from "../../components/spec";
+import { CLI_CACHE_PATH, CLI_HOME, COPILOT_HOME, ENV, HEALTHCHECK_PATH, SESSION_STATE_PATH, buildServerSpec } from "../../components/contract/server";
 import { startStubModel } from "../../smoke/local/stub-model";
 import type { StubModel } from "../../smoke/local/stub-model";
 import {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { egressRestricted } from "../../policy/egress";
 import { serverEgressRules } from "../../components/kubernetes/egress";
-import { egressPlan } from "../../components/egress";
+import { egressPlan } from "../../components/contract/egress";
 import { serverSubnetOutboundRules, serverSubnetRules } from "../../components/aci/network";
 import { aciServer, K8S, kubernetesStack, serverNetworkPolicy } from "./fixtures";
 import { FakeResource, runStackPolicy, withChange } from "./util";

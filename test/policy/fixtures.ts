@@ -1,8 +1,8 @@
 /**
- * Compliant inputs, one per platform shape, built from the CLI contract (components/spec.ts) the way
+ * Compliant inputs, one per platform shape, built from the CLI contract (components/contract/server.ts) the way
  * our program renders it. Each test case copies one and changes a single field.
  */
-import { buildServerSpec, CLI_PORT, COPILOT_HOME, ENV, HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../components/spec";
+import { buildServerSpec, CLI_PORT, COPILOT_HOME, ENV, HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../components/contract/server";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AciContainer, AciContainerGroupProps } from "../../policy/aci";

@@ -33,7 +33,7 @@ let program: () => Promise<Record<string, unknown>>;
 
 beforeAll(async () => {
     rec = installMocks();
-    // Mocks first, then the program (DESIGN.md: otherwise outputs never resolve).
+    // Mocks first, then the program (otherwise outputs never resolve).
     type Program = () => Promise<Record<string, unknown>>;
     const mod: unknown = await import("../../index");
     program = (typeof mod === "function" ? mod : (mod as { default: Program }).default) as Program;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { connectionToken, imagePinned, noPlainSecrets, nonRoot, probes, resources, sessionStateMount, toolGuard } from "../../policy/server";
 import { imagePinProblem } from "../../policy/common";
-import { CLI_HOME, COPILOT_HOME, ENV } from "../../components/spec";
+import { CLI_HOME, COPILOT_HOME, ENV } from "../../components/contract/server";
 import {
     aciContainerOf,
     aciOf,

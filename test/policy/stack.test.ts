@@ -7,7 +7,7 @@ import { noPublicEndpoint, networkPolicyCoversServers } from "../../policy/netwo
 import { redisPassword } from "../../policy/redis";
 import { sharedSessionState, storageAccountSecure } from "../../policy/storage";
 import { perUserIsolation } from "../../policy/isolation";
-import { SESSION_STATE_PATH } from "../../components/spec";
+import { SESSION_STATE_PATH } from "../../components/contract/server";
 import {
     aciContainerOf,
     aciOf,

@@ -1,5 +1,5 @@
 /**
- * The balancer's Prometheus endpoint (components/haproxy.ts `metricsBind`, the same config Docker and
+ * The balancer's Prometheus endpoint (components/contract/haproxy.ts `metricsBind`, the same config Docker and
  * the local fleet run): the CLI exposes no metrics, so this is where a scraper sees which replicas
  * pass the JSON-RPC health check and how many client connections each holds. Real HAProxy and real
  * CLIs on loopback.

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServerSpec, telemetryInstanceEnv, type TelemetrySettings } from "../../components/spec";
+import { buildServerSpec, telemetryInstanceEnv, type TelemetrySettings } from "../../components/contract/server";
 import { defaultCliCacheDir, startCliServer, type CliServer } from "../../smoke/local/cli-server";
 import { startStubModel, type StubModel } from "../../smoke/local/stub-model";
 import { ClientPool, turn } from "../helpers/fleet";

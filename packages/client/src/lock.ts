@@ -1,6 +1,7 @@
 /**
  * A Redis lease lock per session, so that only one writer runs a turn on a shared session at a time.
- * Two replicas writing one session concurrently fork its `events.jsonl` (DESIGN.md, "Measured here"),
+ * Two replicas writing one session concurrently fork its `events.jsonl` (measured on CLI 1.0.102: both turns succeed,
+ * each server sees only its own, and the log gets two children of one parent),
  * so a backend wraps every turn in `withLock(sessionId, ...)`.
  *
  * Guarantees and limits:

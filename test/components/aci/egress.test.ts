@@ -6,10 +6,10 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RawConfig } from "../../../components/config";
-import { egressPlan } from "../../../components/egress";
+import { egressPlan } from "../../../components/contract/egress";
 import { edgeSubnetOutboundRules, edgeSubnetRules, RuleOptions, serverSubnetOutboundRules, serverSubnetRules } from "../../../components/aci/network";
 import { firstDecision, NsgRule } from "../../../policy/egress";
-import { parseCidr } from "../../../components/egress";
+import { parseCidr } from "../../../components/contract/cidr";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MockRecorder } from "../../helpers/pulumiMocks";
 

@@ -1,9 +1,9 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import type { RawConfig } from "../../../components/config";
-import { HAPROXY_IMAGE } from "../../../components/haproxy";
-import { REDIS_IMAGE } from "../../../components/redisConfig";
-import { HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/spec";
+import { HAPROXY_IMAGE } from "../../../components/contract/haproxy";
+import { REDIS_IMAGE } from "../../../components/contract/redis";
+import { HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/contract/server";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MOCK_ACI_SUBNET_PREFIX, MOCK_IMAGE_DIGEST, MOCK_STORAGE_KEY, MOCK_SUBSCRIPTION_ID, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";
 

@@ -5,7 +5,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RawConfig } from "../../../components/config";
 import { renderCleanupContainer } from "../../../components/docker/cleanup";
-import { buildCleanupSpec, CLEANUP_PATH, CLI_PORT, HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/spec";
+import { CLI_PORT, HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/contract/server";
+import { buildCleanupSpec, CLEANUP_PATH } from "../../../components/contract/cleanup";
 import { dockerContainerView } from "../../../policy/docker";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";

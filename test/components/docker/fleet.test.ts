@@ -8,11 +8,11 @@ import { installMocks, MOCK_FIRST_PORT, MockRecorder, RecordedResource } from ".
 
 let rec: MockRecorder;
 let pulumiMod: typeof pulumi;
-let haproxyConfig: typeof import("../../../components/haproxy").haproxyConfig;
+let haproxyConfig: typeof import("../../../components/contract/haproxy").haproxyConfig;
 
 beforeAll(async () => {
     rec = installMocks();
-    ({ haproxyConfig } = await import("../../../components/haproxy"));
+    ({ haproxyConfig } = await import("../../../components/contract/haproxy"));
     pulumiMod = await import("@pulumi/pulumi");
 });
 beforeEach(() => rec.clear());

@@ -4,7 +4,8 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RawConfig } from "../../../components/config";
-import { buildCleanupSpec, CLEANUP_PATH, CLEANUP_RESOURCES, CLI_PORT, HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/spec";
+import { CLI_PORT, HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/contract/server";
+import { buildCleanupSpec, CLEANUP_PATH, CLEANUP_RESOURCES } from "../../../components/contract/cleanup";
 import { renderCleanupCronJobSpec } from "../../../components/kubernetes/cleanup";
 import { containerViews, workloadOf } from "../../../policy/kubernetes";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";

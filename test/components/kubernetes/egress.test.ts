@@ -7,7 +7,7 @@
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RawConfig } from "../../../components/config";
-import { cidrContains, parseAddress, parseCidr } from "../../../components/egress";
+import { cidrContains, parseAddress, parseCidr } from "../../../components/contract/cidr";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { isKubernetesObject, validateAgainstSchema } from "../../helpers/k8sSchema";
 import { installMocks, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";

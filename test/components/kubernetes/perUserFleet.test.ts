@@ -1,7 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import type { RawConfig } from "../../../components/config";
-import type { UserOutput } from "../../../components/outputs";
+import type { UserOutput } from "../../../components/contract/outputs";
 import { parseFleetConfig } from "../../../components/config";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MOCK_LB_IP, MockRecorder, promiseOf, RecordedResource, settle } from "../../helpers/pulumiMocks";
@@ -169,7 +169,7 @@ describe("per-user fleet on Kubernetes: three users", () => {
         );
         expect(container(mine).resources).toEqual({ requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } });
         expect(container(mine).readinessProbe.exec.command).toEqual(["/usr/local/bin/copilot-healthcheck"]);
-        const { DEFAULT_TERMINATION_GRACE_SECONDS, DEFAULT_DRAIN_SECONDS } = await import("../../../components/spec");
+        const { DEFAULT_TERMINATION_GRACE_SECONDS, DEFAULT_DRAIN_SECONDS } = await import("../../../components/contract/server");
         expect(podSpec(mine).terminationGracePeriodSeconds).toBe(DEFAULT_TERMINATION_GRACE_SECONDS);
         expect(container(mine).lifecycle.preStop.exec.command).toEqual(["sleep", String(DEFAULT_DRAIN_SECONDS)]);
     });

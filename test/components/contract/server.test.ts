@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildServerSpec, CLI_PORT, COPILOT_HOME, HEALTHCHECK_PATH, SESSION_STATE_PATH, serverArgs } from "../../components/spec";
+import { buildServerSpec, CLI_PORT, COPILOT_HOME, HEALTHCHECK_PATH, SESSION_STATE_PATH, serverArgs } from "../../../components/contract/server";
 
 describe("CLI server spec", () => {
     it("runs the headless server on all interfaces, without auto-update", () => {

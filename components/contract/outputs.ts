@@ -3,6 +3,7 @@
  * platform, what `npm run fleet:local` writes to its outputs file, and what the smoke suite reads.
  * Fields marked secret are Pulumi secrets in the stack.
  */
+import type * as pulumi from "@pulumi/pulumi";
 
 export type Platform = "kubernetes" | "aci" | "docker";
 export type OutputPlatform = Platform | "local";
@@ -48,6 +49,9 @@ export interface UserOutput {
     readonly selector?: string;
     readonly suspended?: boolean;
 }
+
+/** What a platform's deploy returns: {@link FleetOutputs} with each field a Pulumi input (index.ts exports them as stack outputs). */
+export type StackOutputs = { [K in keyof FleetOutputs]?: pulumi.Input<FleetOutputs[K]> };
 
 export interface FleetOutputs {
     readonly platform: OutputPlatform;

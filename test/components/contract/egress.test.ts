@@ -1,7 +1,8 @@
 /** The platform-neutral egress plan: CIDR arithmetic, allowance checks, endpoints derived from config. */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseFleetConfig } from "../../components/config";
-import { cidrContains, cidrOverlaps, egressAllowanceProblem, egressPlan, endpointAllowances, parseAddress, parseCidr } from "../../components/egress";
+import { ConfigError, parseFleetConfig } from "../../../components/config";
+import { egressAllowanceProblem, egressPlan, endpointAllowances } from "../../../components/contract/egress";
+import { cidrContains, cidrOverlaps, parseAddress, parseCidr } from "../../../components/contract/cidr";
 
 describe("CIDR arithmetic", () => {
     it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { haproxyConfig, jsonRpcFrameHex } from "../../components/haproxy";
+import { haproxyConfig, jsonRpcFrameHex } from "../../../components/contract/haproxy";
 
 describe("haproxyConfig", () => {
     it("redispatches refused connects and health-checks with a real JSON-RPC connect + ping", () => {

@@ -1,17 +1,7 @@
-/** The platform-neutral cleanup definition (components/spec.ts): schedule, arguments, probes, refusals. */
+/** The platform-neutral cleanup definition (components/contract/server.ts): schedule, arguments, probes, refusals. */
 import { describe, expect, it } from "vitest";
-import {
-    buildCleanupSpec,
-    CLEANUP_PATH,
-    CLEANUP_RESOURCES,
-    cleanupSchedule,
-    ENV,
-    HEALTHCHECK_PATH,
-    isCleanupInterval,
-    SECRET_KEYS,
-    SESSION_STATE_PATH,
-    splitEndpoint,
-} from "../../components/spec";
+import { ENV, HEALTHCHECK_PATH, SECRET_KEYS, SESSION_STATE_PATH } from "../../../components/contract/server";
+import { buildCleanupSpec, CLEANUP_PATH, CLEANUP_RESOURCES, cleanupSchedule, isCleanupInterval, splitEndpoint } from "../../../components/contract/cleanup";
 
 describe("cleanupSchedule", () => {
     it.each([

@@ -1,0 +1,246 @@
+/**
+ * The rules every platform shares: each key's own value, and the rules between keys (mode and
+ * replicas/users, image and imageRepository, the one model credential, exposure and allowedCidrs,
+ * egress allowances). Platform rules (./platforms/) add what only one platform accepts or needs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { isCidr } from "../contract/cidr";
+import { CLEANUP_INTERVAL_HINT, DEFAULT_CLEANUP_INTERVAL_MINUTES, isCleanupInterval } from "../contract/cleanup";
+import { egressAllowanceProblem } from "../contract/egress";
+import type { CredentialKind, Mode } from "../contract/outputs";
+import { QUANTITY } from "../contract/quantities";
+import { Collector, show } from "./issues";
+import {
+    CREDENTIAL_KINDS,
+    CredentialConfig,
+    DEFAULT_CLI_VERSION,
+    DEFAULT_EXPOSURE,
+    DEFAULT_IMAGE_PLATFORM,
+    DEFAULT_NAMESPACE,
+    DEFAULT_REPLICAS,
+    DEFAULT_SESSION_TTL_HOURS,
+    DEFAULT_STORAGE_SIZE,
+    EXPOSURES,
+    FleetConfig,
+    IMAGE_PLATFORMS,
+    MAX_REPLICAS,
+    MIN_REPLICAS,
+    MODES,
+    PLATFORMS,
+    RawConfig,
+    UserConfig,
+} from "./keys";
+import { parseProvider, parseResources, parseTelemetry, parseUsers } from "./objects";
+import { DNS_LABEL, EXACT_VERSION, imageReferenceProblem, parseBool, parseEnum, parseNumber, parseStringList, parseStringMap } from "./values";
+
+/** Settings only a platform's rules decide (./platforms/). */
+export type PlatformSettings = Pick<FleetConfig, "location" | "resourceGroupName" | "vnetAddressSpace" | "protectSessionState">;
+
+/** What the common rules return: everything but the platform's settings; `credential` is undefined when it was refused. */
+export type CommonSettings = Omit<FleetConfig, keyof PlatformSettings | "credential"> & { readonly credential?: CredentialConfig };
+
+/** `credentials`, githubToken and provider together: exactly one model credential, stated or implied. */
+export function parseCredential(c: Collector, raw: RawConfig, mode: Mode, users: readonly UserConfig[]): CredentialConfig | undefined {
+    const hasGithubToken = raw.githubToken !== undefined && raw.githubToken !== "";
+    const hasProvider = raw.provider !== undefined;
+    const stated = raw.credentials === undefined ? undefined : parseEnum<CredentialKind | "">(c, "credentials", raw.credentials, CREDENTIAL_KINDS, "");
+    if (stated === "") return undefined;
+    if (stated === "perSession") {
+        const perSession = 'credentials is "perSession" (the servers hold no model credential; apps pass each user\'s gitHubToken on every create and resume)';
+        let ok = true;
+        if (hasGithubToken) {
+            c.add("githubToken", `is set, but ${perSession}; remove githubToken, or remove credentials to put this service token on every server`);
+            ok = false;
+        }
+        if (hasProvider) {
+            c.add("provider", `is set, but ${perSession}; the CLI refuses a session that carries both a GitHub token and a provider, so remove one of provider and credentials`);
+            ok = false;
+        }
+        const withToken = users.filter((u) => u.githubToken !== undefined).map((u) => u.id);
+        if (mode === "per-user" && withToken.length > 0) {
+            c.add("users", `${withToken.map((u) => JSON.stringify(u)).join(", ")} ${withToken.length === 1 ? "has" : "have"} a githubToken, but ${perSession}; remove users[].githubToken or credentials`);
+            ok = false;
+        }
+        return ok ? { kind: "perSession" } : undefined;
+    }
+    if (hasGithubToken && hasProvider) {
+        c.add("githubToken", "and provider are both set; choose one model credential: githubToken (the servers hold a service token) or provider (BYOK; clients pass it)");
+        return undefined;
+    }
+    if (stated === "githubToken" && !hasGithubToken) {
+        c.add("githubToken", 'is required with credentials "githubToken": `pulumi config set --secret githubToken <token>` (or use credentials "provider" or "perSession")');
+        return undefined;
+    }
+    if (stated === "provider" && !hasProvider) {
+        c.add("provider", 'is required with credentials "provider": `pulumi config set --path provider.baseUrl <url>` (+ provider.model), or use credentials "githubToken" or "perSession"');
+        return undefined;
+    }
+    if (!hasGithubToken && !hasProvider) {
+        c.add(
+            "githubToken",
+            "is not set and neither is provider; set one: `pulumi config set --secret githubToken <token>` or `pulumi config set --path provider.baseUrl <url>` (+ provider.model), " +
+                'or `pulumi config set credentials perSession` (apps pass each user\'s GitHub token)',
+        );
+        return undefined;
+    }
+    if (hasGithubToken && (raw.githubToken as string).trim() !== raw.githubToken) {
+        c.add("githubToken", "has leading or trailing whitespace (a pasted newline?); set it again without: `pulumi config set --secret githubToken <token>`");
+        return undefined;
+    }
+    if (hasGithubToken) return { kind: "githubToken", githubToken: pulumi.secret(raw.githubToken as string) };
+    const provider = parseProvider(c, raw.provider as string);
+    return provider ? { kind: "provider", provider } : undefined;
+}
+
+
+/** Every key's own value and the rules between keys that hold on every platform. */
+export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
+    const platform = parseEnum(c, "platform", raw.platform, PLATFORMS, "kubernetes");
+    const mode = parseEnum(c, "mode", raw.mode, MODES, "shared");
+
+    const replicasParsed = parseNumber(c, "replicas", raw.replicas, { integer: true, min: MIN_REPLICAS, max: MAX_REPLICAS });
+    if (mode === "per-user" && raw.replicas !== undefined) {
+        c.add("replicas", `${show(raw.replicas)} is set, but replicas applies to mode "shared" only; per-user mode runs one server per user (remove the key)`);
+    }
+    const replicas = replicasParsed ?? DEFAULT_REPLICAS;
+
+    const users = parseUsers(c, raw.users);
+    if (mode === "per-user" && raw.users === undefined) {
+        c.add("users", 'is required with mode "per-user": a list of user ids (lowercase DNS labels), e.g. ["alice","bob"]');
+    } else if (mode === "per-user" && raw.users !== undefined && users.length === 0 && c.issues.every((i) => i.key !== "users")) {
+        c.add("users", 'is an empty list; mode "per-user" needs at least one user id');
+    }
+    if (mode === "shared" && raw.users !== undefined) {
+        c.add("users", 'is set, but users applies to mode "per-user" only; set mode to "per-user" or remove the key');
+    }
+
+    let cliVersion = DEFAULT_CLI_VERSION;
+    if (raw.cliVersion !== undefined) {
+        if (EXACT_VERSION.test(raw.cliVersion)) cliVersion = raw.cliVersion;
+        else c.add("cliVersion", `${show(raw.cliVersion)} is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`);
+    }
+
+    if (raw.image !== undefined) {
+        const problem = imageReferenceProblem(raw.image);
+        if (problem) c.add("image", `${show(raw.image)} is not accepted: ${problem}; use repo:exact-tag or repo@sha256:<digest>`);
+    }
+
+    if (raw.image !== undefined && raw.imageRepository !== undefined) {
+        c.add("imageRepository", `is set together with image ${show(raw.image)}; with image nothing is built, so remove one of them`);
+    }
+    if (raw.imageRepository !== undefined && !/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(raw.imageRepository)) {
+        c.add("imageRepository", `${show(raw.imageRepository)} is not a repository name; use e.g. "myregistry.azurecr.io/copilot-cli" (no tag)`);
+    }
+    const imagePlatform = parseEnum(c, "imagePlatform", raw.imagePlatform, IMAGE_PLATFORMS, DEFAULT_IMAGE_PLATFORM);
+
+    const credential = parseCredential(c, raw, mode, users);
+
+    let connectionToken: pulumi.Output<string> | undefined;
+    if (raw.connectionToken !== undefined) {
+        if (raw.connectionToken.length < 16) {
+            c.add("connectionToken", "is shorter than 16 characters; use a long random value (or unset it and one is generated)");
+        } else if (/\s/.test(raw.connectionToken)) {
+            c.add("connectionToken", "contains whitespace (a pasted newline?); use a long random value without spaces (or unset it and one is generated)");
+        } else if (mode === "per-user") {
+            c.add("connectionToken", 'is set, but per-user mode generates one token per user so that no two users share one; remove the key');
+        } else {
+            connectionToken = pulumi.secret(raw.connectionToken);
+        }
+    }
+
+    const exposure = parseEnum(c, "exposure", raw.exposure, EXPOSURES, DEFAULT_EXPOSURE);
+    const allowedCidrs = parseStringList(c, "allowedCidrs", raw.allowedCidrs) ?? [];
+    for (const cidr of allowedCidrs) {
+        if (!isCidr(cidr)) c.add("allowedCidrs", `${show(cidr)} is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"`);
+    }
+    if (exposure === "public" && allowedCidrs.length === 0) {
+        c.add("allowedCidrs", 'is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]');
+    }
+    if (exposure === "internal" && mode === "per-user" && allowedCidrs.length === 0) {
+        c.add(
+            "allowedCidrs",
+            'is required with exposure "internal" in mode "per-user": without it the NetworkPolicies admit all private ranges, ' +
+                "which on most CNIs include other users' pods; list your callers' ranges (excluding the pod network)",
+        );
+    }
+    if (exposure === "cluster" && raw.allowedCidrs !== undefined) {
+        c.add("allowedCidrs", 'is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key');
+    }
+
+    const egressAllowedCidrs = parseStringList(c, "egressAllowedCidrs", raw.egressAllowedCidrs) ?? [];
+    for (const cidr of egressAllowedCidrs) {
+        const problem = isCidr(cidr) ? egressAllowanceProblem(cidr) : "is not a CIDR";
+        if (problem !== undefined) {
+            c.add("egressAllowedCidrs", `${show(cidr)} ${problem}; use the private ranges the servers must reach, like "10.20.0.0/24" (a private model endpoint) or "fd00:1::/64"`);
+        }
+    }
+
+    const redis = parseBool(c, "redis", raw.redis, mode === "shared");
+    const sessionTtlHours = parseNumber(c, "sessionTtlHours", raw.sessionTtlHours, { integer: true, min: 1, max: 24 * 365 }) ?? DEFAULT_SESSION_TTL_HOURS;
+    let sessionCleanupIntervalMinutes = DEFAULT_CLEANUP_INTERVAL_MINUTES;
+    if (raw.sessionCleanupIntervalMinutes !== undefined) {
+        const n = Number(raw.sessionCleanupIntervalMinutes);
+        if (raw.sessionCleanupIntervalMinutes.trim() !== "" && isCleanupInterval(n)) sessionCleanupIntervalMinutes = n;
+        else c.add("sessionCleanupIntervalMinutes", `${show(raw.sessionCleanupIntervalMinutes)} is not accepted; use ${CLEANUP_INTERVAL_HINT}`);
+    }
+    const sessionIdleTimeoutSeconds = parseNumber(c, "sessionIdleTimeoutSeconds", raw.sessionIdleTimeoutSeconds, { integer: true, min: 60, max: 7 * 24 * 3600 });
+
+    const storageSize = raw.storageSize ?? DEFAULT_STORAGE_SIZE;
+    if (!QUANTITY.test(storageSize) || !/[KMGTPE]i?$/.test(storageSize)) {
+        c.add("storageSize", `${show(storageSize)} is not accepted; use a Kubernetes quantity such as "10Gi" or "100Gi"`);
+    }
+    if (raw.storageClass !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(raw.storageClass)) {
+        c.add("storageClass", `${show(raw.storageClass)} is not a valid StorageClass name (lowercase letters, digits, "-" and ".")`);
+    }
+    const namespace = raw.namespace ?? DEFAULT_NAMESPACE;
+    if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
+        c.add("namespace", `${show(namespace)} is not accepted; use a lowercase DNS label of at most 63 characters`);
+    }
+    const createNamespace = parseBool(c, "createNamespace", raw.createNamespace, true);
+    const clientAffinity = parseBool(c, "clientAffinity", raw.clientAffinity, false);
+    const serviceAnnotations = parseStringMap(c, "serviceAnnotations", raw.serviceAnnotations);
+    const resources = parseResources(c, raw.resources);
+    const telemetry = parseTelemetry(c, raw.telemetry);
+
+    return {
+        platform,
+        mode,
+        replicas,
+        users,
+        cliVersion,
+        image: raw.image,
+        imageRepository: raw.imageRepository,
+        imagePlatform,
+        credential,
+        connectionToken,
+        exposure,
+        allowedCidrs,
+        egressAllowedCidrs,
+        redis,
+        sessionTtlHours,
+        sessionCleanupIntervalMinutes,
+        sessionIdleTimeoutSeconds,
+        storageClass: raw.storageClass,
+        storageSize,
+        namespace,
+        createNamespace,
+        clientAffinity,
+        serviceAnnotations,
+        resources,
+        telemetry,
+    };
+}
+
+/** Keys another platform owns, refused rather than ignored on this one. */
+export function refuseForeignKeys(c: Collector, raw: RawConfig, keys: readonly (keyof RawConfig)[], owner: string, why?: (key: keyof RawConfig) => string): void {
+    for (const key of keys.filter((k) => raw[k] !== undefined)) {
+        c.add(key, `${show(raw[key])} is set, but ${key} applies to platform "${owner}" only${why ? ` (${why(key)})` : ""}; remove the key`);
+    }
+}
+
+/** One server per user never has two servers writing one session, and one Redis shared by every user's clients would be a channel between tenants. */
+export function refusePerUserRedis(c: Collector, s: CommonSettings): void {
+    if (s.mode === "per-user" && s.redis) {
+        c.add("redis", `true is not accepted with mode "per-user" on platform "${s.platform}": each user has a single server, so session locks are not needed; remove the key`);
+    }
+}

@@ -1,0 +1,94 @@
+/**
+ * Value parsers and checks shared by every key: enums, booleans, bounded numbers, JSON lists and
+ * maps, DNS labels, exact versions, Kubernetes quantities and pinned image references. Each reports
+ * through the Collector, naming the key.
+ */
+import type { ConfigKey } from "./keys";
+import { Collector, HIDDEN_BECAUSE, show } from "./issues";
+
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const EXACT_VERSION = /^\d+\.\d+\.\d+$/;
+
+/**
+ * An image reference must be pinned: by digest (`repo@sha256:<64 hex>`) or by an explicit tag other
+ * than `latest`. Returns a reason when it is not.
+ */
+export function imageReferenceProblem(ref: string): string | undefined {
+    if (ref.trim() !== ref || ref === "" || /\s/.test(ref)) return "it is empty or contains whitespace";
+    const at = ref.indexOf("@");
+    if (at >= 0) {
+        return /^sha256:[0-9a-f]{64}$/.test(ref.slice(at + 1)) ? undefined : "its digest is not sha256:<64 hex digits>";
+    }
+    const lastSlash = ref.lastIndexOf("/");
+    const colon = ref.indexOf(":", lastSlash + 1);
+    if (colon < 0) return "it has no tag or digest (an unpinned image moves under you)";
+    const tag = ref.slice(colon + 1);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `its tag ${show(tag)} is not a valid tag`;
+    if (tag === "latest") return 'its tag is "latest" (it moves under you)';
+    return undefined;
+}
+
+export function parseJson(c: Collector, key: ConfigKey, text: string, expected: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        const hidden = HIDDEN_BECAUSE[key];
+        // Never the parser's own message either: V8 quotes the text it failed on.
+        if (hidden !== undefined) c.add(key, `is not valid JSON; use ${expected} (set it with \`pulumi config set --path\` or in YAML). The text is not shown: ${hidden}`);
+        else c.add(key, `${show(text)} is not ${expected} (set it with \`pulumi config set --path\` or as a YAML ${expected})`);
+        return undefined;
+    }
+}
+
+export function parseEnum<T extends string>(c: Collector, key: ConfigKey, raw: string | undefined, accepted: readonly T[], dflt: T): T {
+    if (raw === undefined) return dflt;
+    if ((accepted as readonly string[]).includes(raw)) return raw as T;
+    c.add(key, `${show(raw)} is not accepted; use one of ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
+    return dflt;
+}
+
+export function parseBool(c: Collector, key: ConfigKey, raw: string | undefined, dflt: boolean): boolean {
+    if (raw === undefined) return dflt;
+    if (raw === "true") return true;
+    if (raw === "false") return false;
+    c.add(key, `${show(raw)} is not a boolean; use true or false`);
+    return dflt;
+}
+
+export function parseNumber(c: Collector, key: ConfigKey, raw: string | undefined, opts: { integer: boolean; min: number; max: number }): number | undefined {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    const ok = raw.trim() !== "" && Number.isFinite(n) && (!opts.integer || Number.isInteger(n)) && n >= opts.min && n <= opts.max;
+    if (!ok) {
+        c.add(key, `${show(raw)} is not accepted; use ${opts.integer ? "an integer" : "a number"} from ${opts.min} to ${opts.max}`);
+        return undefined;
+    }
+    return n;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function parseStringList(c: Collector, key: ConfigKey, raw: string | undefined): string[] | undefined {
+    if (raw === undefined) return undefined;
+    const value = parseJson(c, key, raw, "a list");
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        c.add(key, `${show(raw)} is not a list of strings`);
+        return undefined;
+    }
+    return value as string[];
+}
+
+export function parseStringMap(c: Collector, key: ConfigKey, raw: string | undefined): Record<string, string> {
+    if (raw === undefined) return {};
+    const value = parseJson(c, key, raw, "an object");
+    if (value === undefined) return {};
+    if (!isObject(value) || !Object.values(value).every((v) => typeof v === "string")) {
+        c.add(key, `${show(raw)} is not an object of string values`);
+        return {};
+    }
+    return value as Record<string, string>;
+}
+
