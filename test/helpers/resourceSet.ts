@@ -16,6 +16,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { RawConfig } from "../../components/config";
 import { MockRecorder, settle } from "./pulumiMocks";
+import * as path from "node:path";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -135,8 +136,12 @@ function masked(value: unknown): string {
     return `[secret ${createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 12)}]`;
 }
 
+/** The checkout's own path (the image build context is absolute): `<repo>` so the snapshot holds in any clone. */
+const REPO_ROOT = path.resolve(__dirname, "../..");
+
 /** Secrets (signature-tagged by the mock monitor) become a hash of their value; keys are sorted. */
 function normalise(v: unknown): unknown {
+    if (typeof v === "string") return v.split(REPO_ROOT).join("<repo>");
     if (Array.isArray(v)) return v.map(normalise);
     if (v && typeof v === "object") {
         const o = v as Record<string, unknown>;
