@@ -281,6 +281,6 @@ export const egressRestricted: StackValidationPolicy = {
     validateStack: (args, report) => {
         const allowance = parsedAllowance(args.getConfig<EgressConfig>());
         const checked = checkKubernetes(args.resources, allowance, report) + checkAci(args.resources, allowance, report);
-        if (checked === 0) args.notApplicable("no Kubernetes or ACI Copilot CLI servers (Docker cannot restrict egress; README \"Egress\")");
+        if (checked === 0) args.notApplicable("no Kubernetes or ACI Copilot CLI servers (Docker cannot restrict egress; docs/security.md \"Egress\")");
     },
 };

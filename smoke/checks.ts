@@ -115,7 +115,7 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
     };
 
     const credentials = (): Pick<SessionConfig, "provider" | "model" | "gitHubToken"> =>
-        // perSession: like BYOK keys, the token is not kept by the server: on create AND every resume (README).
+        // perSession: like BYOK keys, the token is not kept by the server: on create AND every resume (docs/client.md).
         perSession
             ? { gitHubToken: opts.gitHubToken }
             : // BYOK: provider keys are never persisted, so they go on create AND every resume.
@@ -129,7 +129,7 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
                   model: provider.model,
               }
             : {};
-    // Sessions are made the way README tells a backend to: owned ids and tenantSessionConfig, whose
+    // Sessions are made the way docs/client.md tells a backend to: owned ids and tenantSessionConfig, whose
     // workspace is the session's own folder under the fleet's session state.
     const ssp = outputs.sessionStatePath;
     const sessionConfig = (id: string): SessionConfig & ResumeSessionConfig =>

@@ -21,7 +21,7 @@ export function nameOf(resource: pulumi.CustomResource, name: pulumi.Input<strin
  * identities with Azure Container Instances", "Deploy to ACI from ACR using a managed identity"). So
  * the pull identity cannot be kept from the containers by the group's own settings. What limits it:
  * it holds AcrPull on this stack's registry only (an image built from public release files), and the
- * subnets deny the `AzurePlatformIMDS` service tag outbound (components/aci/network.ts), which README
+ * subnets deny the `AzurePlatformIMDS` service tag outbound (components/aci/network.ts), which docs/security.md
  * "Egress" says how to verify after a deploy. With `image` set no identity is attached at all.
  */
 export interface PullIdentity {

@@ -17,7 +17,7 @@
  *   identity tokens) is denied by its service tag: platform addresses are not subject to ordinary
  *   NSG rules, only to rules that name `AzurePlatformIMDS` (Azure docs, "Network security groups",
  *   Azure platform considerations). Whether ACI honours the tag for container groups is not
- *   documented; README "Egress" says how to check it after a deploy;
+ *   documented; docs/security.md "Egress" says how to check it after a deploy;
  * - servers reach `egressAllowedCidrs` (any port) and private endpoints the config names by IP (their
  *   port); the edge reaches the servers' port (HAProxy);
  * - the rest of the `VirtualNetwork` tag, private and link-local ranges are denied;

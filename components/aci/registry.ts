@@ -7,7 +7,7 @@
  * Pushing: `CopilotImage` pushes with the Docker credential helpers of the machine running
  * `pulumi up` (`az acr login --name <registry>`), not with credentials read from the registry:
  * `listRegistryCredentials` only works with the admin user on, and ACR's repository tokens need a
- * `generateCredentials` call that azure-native does not expose. README describes the first deploy.
+ * `generateCredentials` call that azure-native does not expose. docs/aci.md describes the first deploy.
  */
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";

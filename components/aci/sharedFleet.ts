@@ -45,7 +45,7 @@ export interface AciSharedFleetArgs {
  * HAProxy dials the replicas by private IP, taken from each group's state. ACI can give a group a
  * new IP when it is restarted or moved during maintenance; the stale address then fails HAProxy's
  * health check (clients go to the other replicas) until the next `pulumi up --refresh` re-reads
- * the IPs and rewrites the config. README explains why not DNS.
+ * the IPs and rewrites the config. docs/aci.md explains why not DNS.
  */
 export class AciSharedFleet extends pulumi.ComponentResource {
     public readonly endpoint: pulumi.Output<string>;

@@ -6,7 +6,7 @@
  * `egressAllowedCidrs` and the endpoints its own config names (a BYOK provider, a telemetry collector).
  *
  * Each platform renders {@link EgressPlan}: Kubernetes as NetworkPolicy egress rules, ACI as NSG
- * outbound rules. Docker has no egress filter (README "Egress"). Provider-free, so the policy pack
+ * outbound rules. Docker has no egress filter (docs/security.md "Egress"). Provider-free, so the policy pack
  * uses the same ranges and CIDR arithmetic (./cidr.ts).
  */
 import { cidrContains, hostCidr, insideAny, parseAddress, parseCidr } from "./cidr";

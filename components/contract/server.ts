@@ -3,7 +3,7 @@
  * Docker) and by the local fleet. Nothing platform-specific lives here: platforms translate
  * `ServerSpec` into their own container shapes.
  *
- * The numbers were measured with Copilot CLI 1.0.102 (see DEFAULT_RESOURCES and README "Sizing").
+ * The numbers were measured with Copilot CLI 1.0.102 (see DEFAULT_RESOURCES and docs/measured.md "Sizing").
  */
 
 /** The TCP port the headless server listens on (JSON-RPC over raw TCP, LSP framing; not HTTP). */

@@ -1,7 +1,7 @@
 /**
  * Renders the platform-neutral CLI server spec (components/contract/server.ts) as Docker container settings.
  * Docker has no secret store for env without Swarm: tokens go into `envs` as Pulumi secrets (kept
- * encrypted in state); `docker inspect` on the local machine shows them, which README states.
+ * encrypted in state); `docker inspect` on the local machine shows them, which docs/docker.md states.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";

@@ -17,7 +17,7 @@ type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
 
 export const CONTAINER_NAME = "copilot";
 export const PORT_NAME = "jsonrpc";
-/** Label keys and values that users, policies and the smoke suite rely on (README documents them). */
+/** Label keys and values that users, policies and the smoke suite rely on (docs/operations.md "Observability" documents them). */
 export const LABELS = {
     ...LABEL_KEYS,
     /** Put this label on client pods (value: the fleet name) to let them reach the fleet through its NetworkPolicy. */

@@ -1,7 +1,7 @@
 /**
  * @copilot-fleet/client as a backend gets it: `npm pack` the workspace, install the tarball and the
- * SDK peer into a fresh folder (README's install line; no workspace, no repository node_modules), then
- * run README's backend example there, taken from README.md itself, against a real local fleet.
+ * SDK peer into a fresh folder (docs/client.md's install line; no workspace, no repository node_modules),
+ * then run the backend example there, taken from docs/client.md itself, against a real local fleet.
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import { startLocalFleet, type LocalFleet } from "../../smoke/local-fleet";
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "../..");
 const SDK_VERSION = "1.0.14";
+const DOC = "docs/client.md";
 const SECTION = "## Using a shared fleet from your backend";
 
 /**
@@ -26,14 +27,14 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return { ...env, ...extra };
 }
 
-/** The first ```ts block of README's backend section. */
-function readmeBackendExample(readme: string): string {
-    const start = readme.indexOf(SECTION);
-    if (start < 0) throw new Error(`README.md has no "${SECTION}" section`);
-    const next = readme.indexOf("\n## ", start + SECTION.length);
-    const section = readme.slice(start, next < 0 ? undefined : next);
+/** The first ```ts block of docs/client.md's backend section. */
+function backendExample(doc: string): string {
+    const start = doc.indexOf(SECTION);
+    if (start < 0) throw new Error(`${DOC} has no "${SECTION}" section`);
+    const next = doc.indexOf("\n## ", start + SECTION.length);
+    const section = doc.slice(start, next < 0 ? undefined : next);
     const block = /```ts\n([\s\S]*?)\n```/.exec(section);
-    if (!block) throw new Error(`README.md "${SECTION}" has no \`\`\`ts block`);
+    if (!block) throw new Error(`${DOC} "${SECTION}" has no \`\`\`ts block`);
     return block[1];
 }
 
@@ -60,7 +61,7 @@ async function duBytes(dir: string): Promise<number> {
     return Number(stdout.split(/\s/)[0]);
 }
 
-describe("README's backend example, from a fresh folder with the packed @copilot-fleet/client", () => {
+describe("docs/client.md's backend example, from a fresh folder with the packed @copilot-fleet/client", () => {
     let tmp: string;
     let app: string;
     let tarball: string;
@@ -131,7 +132,7 @@ describe("README's backend example, from a fresh folder with the packed @copilot
     }, 60_000);
 
     it("type-checks (strict) and runs two turns, routed by session id or through the load balancer", async () => {
-        writeFileSync(path.join(app, "backend.ts"), readmeBackendExample(readFileSync(path.join(ROOT, "README.md"), "utf8")));
+        writeFileSync(path.join(app, "backend.ts"), backendExample(readFileSync(path.join(ROOT, DOC), "utf8")));
         writeFileSync(
             path.join(app, "tsconfig.json"),
             JSON.stringify({

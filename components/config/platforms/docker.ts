@@ -7,7 +7,7 @@ import { ACI_ONLY_KEYS } from "./aci";
 
 export function dockerRules(c: Collector, raw: RawConfig): PlatformSettings {
     if (raw.egressAllowedCidrs !== undefined) {
-        c.add("egressAllowedCidrs", 'is set, but platform "docker" cannot restrict egress (containers reach every address the host routes to; see README "Egress"); remove the key');
+        c.add("egressAllowedCidrs", 'is set, but platform "docker" cannot restrict egress (containers reach every address the host routes to; see docs/security.md "Egress"); remove the key');
     }
     refuseForeignKeys(c, raw, ACI_ONLY_KEYS, "aci");
     // `pulumi destroy` on a laptop should clean up without a second step.

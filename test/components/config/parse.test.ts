@@ -290,10 +290,14 @@ describe("no message shows a secret value, whole or in part", () => {
 
 describe("documentation", () => {
     const pulumiYaml = readFileSync("Pulumi.yaml", "utf8");
+    // The config table is README's "Configuration" section; a key named elsewhere in README does not count.
     const readme = readFileSync("README.md", "utf8");
+    const start = readme.indexOf("\n## Configuration\n");
+    const table = readme.slice(start, readme.indexOf("\n## ", start + 1));
+    it("README has a Configuration section", () => expect(start).toBeGreaterThanOrEqual(0));
     it.each([...CONFIG_KEYS])("%s is documented in Pulumi.yaml and in README's config table", (key) => {
         expect(pulumiYaml).toMatch(new RegExp(`^  (# )?${key}[: ]`, "m"));
-        expect(readme).toContain(`| \`${key}\` |`);
+        expect(table).toContain(`| \`${key}\` |`);
     });
     it.each([...SECRET_CONFIG_KEYS.filter((k) => k === "githubToken" || k === "connectionToken")])("%s is declared secret in Pulumi.yaml", (key) => {
         expect(pulumiYaml).toMatch(new RegExp(`^  ${key}:\\n    type: string\\n    secret: true`, "m"));

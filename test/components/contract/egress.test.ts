@@ -59,7 +59,7 @@ describe("egress allowances", () => {
         expect(issues({ egressAllowedCidrs: '["169.254.0.0/16"]' })[0]).toMatch(/^egressAllowedCidrs: "169\.254\.0\.0\/16" includes the instance-metadata address 169\.254\.169\.254/);
         expect(issues({ egressAllowedCidrs: '"10.0.0.0/8"' })).toEqual(['egressAllowedCidrs: "\\"10.0.0.0/8\\"" is not a list of strings']);
         expect(issues({ platform: "docker", egressAllowedCidrs: '["10.20.0.0/24"]' })).toEqual([
-            'egressAllowedCidrs: is set, but platform "docker" cannot restrict egress (containers reach every address the host routes to; see README "Egress"); remove the key',
+            'egressAllowedCidrs: is set, but platform "docker" cannot restrict egress (containers reach every address the host routes to; see docs/security.md "Egress"); remove the key',
         ]);
         expect(parseFleetConfig({ platform: "kubernetes", ...base }).egressAllowedCidrs).toEqual([]);
     });
