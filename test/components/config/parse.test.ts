@@ -3,6 +3,7 @@ import { readFileSync } from "fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CONFIG_KEYS, ConfigError, ConfigSource, DEFAULT_CLI_VERSION, imageReferenceProblem, parseFleetConfig, RawConfig, readRawConfig, SECRET_CONFIG_KEYS } from "../../../components/config";
 import { promiseOf } from "../../helpers/pulumiMocks";
+import { parse as parseYaml } from "yaml";
 
 const base: RawConfig = { platform: "kubernetes", githubToken: "gho_service", image: "registry.example.com/copilot-cli:1.0.102" };
 
@@ -296,11 +297,17 @@ describe("documentation", () => {
     const table = readme.slice(start, readme.indexOf("\n## ", start + 1));
     it("README has a Configuration section", () => expect(start).toBeGreaterThanOrEqual(0));
     it.each([...CONFIG_KEYS])("%s is documented in Pulumi.yaml and in README's config table", (key) => {
-        expect(pulumiYaml).toMatch(new RegExp(`^  (# )?${key}[: ]`, "m"));
+        expect(pulumiYaml).toMatch(new RegExp(`^#   ${key}[: (]`, "m"));
         expect(table).toContain(`| \`${key}\` |`);
     });
-    it.each([...SECRET_CONFIG_KEYS.filter((k) => k === "githubToken" || k === "connectionToken")])("%s is declared secret in Pulumi.yaml", (key) => {
-        expect(pulumiYaml).toMatch(new RegExp(`^  ${key}:\\n    type: string\\n    secret: true`, "m"));
+    it.each([...SECRET_CONFIG_KEYS.filter((k) => k === "githubToken" || k === "connectionToken")])("%s is documented as secret in Pulumi.yaml", (key) => {
+        expect(pulumiYaml).toMatch(new RegExp(`^#   ${key}: string, secret\\.`, "m"));
+    });
+    // Found by the real engine: the Pulumi CLI treats every project key declared without a default as
+    // required, so a `config:` block of optional keys made `pulumi preview` fail on every stack.
+    it("Pulumi.yaml declares no project config key (each would be required by the Pulumi CLI)", () => {
+        const project = parseYaml(pulumiYaml) as Record<string, unknown>;
+        expect(Object.keys(project).sort()).toEqual(["description", "name", "runtime"]);
     });
 });
 
