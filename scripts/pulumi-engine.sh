@@ -64,6 +64,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 wants() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+for s in ${only//,/ }; do
+  case "$s" in cli|langhost|kubernetes|random|docker|plugins) ;;
+    *) echo "pulumi-engine: unknown step '$s' for --only (cli, langhost, kubernetes, random, docker, plugins)" >&2; exit 2 ;;
+  esac
+done
 
 step="setup"
 trap 'echo "pulumi-engine: FAILED at step \"$step\" (exit $?); see the output above" >&2' ERR
@@ -117,6 +122,12 @@ gobuild() { nice -n 10 "$GO" build -trimpath "$@"; }
 stamp_ok() { [ "$force" != 1 ] && [ -x "$3" ] && [ "$(cat "$ENGINE_DIR/src/$1.stamp" 2>/dev/null)" = "$2" ]; }
 stamp_write() { printf '%s' "$2" > "$ENGINE_DIR/src/$1.stamp"; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+# mod_field MODULE@VERSION FIELD: download a module and print a field (Dir, GoMod) of `go mod download -json`.
+mod_field() {
+  local json
+  json="$("$GO" mod download -json "$1")" || { echo "pulumi-engine: go mod download $1 failed:" >&2; echo "$json" >&2; return 1; }
+  sed -n "s/.*\"$2\": \"\(.*\)\",*/\1/p" <<<"$json"
+}
 
 # --- 1. the CLI ------------------------------------------------------------------------------
 if wants cli; then
@@ -127,9 +138,7 @@ if wants cli; then
   else
     t0=$(date +%s); w="$ENGINE_DIR/src/pulumi-cli"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
     say "cli: wrapper module for github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION in $w"
-    pkgmod="$(mktemp)"
-    "$GO" mod download -json "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
-      | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p' | xargs cat > "$pkgmod"
+    pkgmod="$(mod_field "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" GoMod)"
     {
       printf 'module copilot-fleet.local/engine/pulumi-cli\n\ngo %s\n\n' "$(sed -n 's/^go //p' "$pkgmod")"
       printf 'require (\n\tgithub.com/pulumi/pulumi/pkg/v3 v%s\n\tgithub.com/pulumi/pulumi/sdk/v3 v%s\n)\n\n' \
@@ -138,7 +147,6 @@ if wants cli; then
       awk '/^replace \(/{b=1;next} b&&/^\)/{b=0;next} b{print "replace " $0;next} /^replace /{print}' "$pkgmod" \
         | grep -v '=> *\.' || true
     } > go.mod
-    rm -f "$pkgmod"
     printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > tools.go
     say "cli: go mod tidy (downloads the module graph)"
     "$GO" mod tidy
@@ -183,8 +191,7 @@ if wants kubernetes; then
   else
     t0=$(date +%s); w="$ENGINE_DIR/src/pulumi-kubernetes-provider"
     say "kubernetes: writable copy of github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_MODULE_VERSION"
-    dir="$("$GO" mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_MODULE_VERSION" \
-      | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
+    dir="$(mod_field "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_MODULE_VERSION" Dir)"
     [ -d "$dir" ] || { echo "pulumi-engine: could not download the kubernetes provider module" >&2; false; }
     if [ -d "$w" ]; then chmod -R u+w "$w"; rm -rf "$w"; fi
     mkdir -p "$w"; cp -r "$dir/." "$w/"; chmod -R u+w "$w"; cd "$w"
