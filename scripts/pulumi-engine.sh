@@ -150,7 +150,7 @@ if wants cli; then
     printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > tools.go
     say "cli: go mod tidy (downloads the module graph)"
     "$GO" mod tidy
-    say "cli: go build github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (cold: ~9 min on 2 cores)"
+    say "cli: go build github.com/pulumi/pulumi/pkg/v3/cmd/pulumi (cold: 9-21 min on 2 shared cores)"
     gobuild -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
       -o "$BIN/pulumi.new" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     mv "$BIN/pulumi.new" "$BIN/pulumi"
@@ -201,7 +201,7 @@ if wants kubernetes; then
     "$GO" mod download
     say "kubernetes: schema-embed.json from schema.json (cmd/pulumi-resource-kubernetes/generate.go)"
     (cd cmd/pulumi-resource-kubernetes && VERSION="$KUBERNETES_CODE_VERSION" "$GO" run generate.go)
-    say "kubernetes: go build ./cmd/pulumi-resource-kubernetes (cold: several minutes)"
+    say "kubernetes: go build ./cmd/pulumi-resource-kubernetes (cold: 19-37 min, ~4.4 GB RAM)"
     mkdir -p "$(dirname "$out")"
     gobuild -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_CODE_VERSION" \
       -o "$out" ./cmd/pulumi-resource-kubernetes
@@ -253,7 +253,7 @@ build_bridged() {
   say "$name: go mod tidy (bridge $BRIDGE_VERSION, $tf_path from ${tf_source})"
   (cd shim && "$GO" mod tidy)
   "$GO" mod tidy
-  say "$name: go build (cold: ~9 min on 2 cores)"
+  say "$name: go build (cold: 2-9 min on 2 shared cores)"
   mkdir -p "$(dirname "$out")"
   gobuild -ldflags "-s -w -X main.version=$npm_version" -o "$out" .
   stamp_write "$name" "$key"
