@@ -311,6 +311,8 @@ export function defaultDenyName(fleet: string): string {
     return `${fleet}-default-deny`;
 }
 
+const SERVERS = new WeakMap<PerUserFleet, ReadonlyMap<string, UserServer>>();
+
 /**
  * Per-user fleet: a {@link UserServer} per user and a default-deny ingress policy over all of the
  * fleet's server pods, so a server whose own policy is missing (or not yet created) admits no one.
@@ -318,12 +320,16 @@ export function defaultDenyName(fleet: string): string {
 export class PerUserFleet extends pulumi.ComponentResource {
     /** user id → { endpoint, connectionToken, selector, suspended }; secret as a whole (it carries tokens). */
     public readonly users: pulumi.Output<Record<string, UserOutput>>;
-    public readonly servers: ReadonlyMap<string, UserServer>;
     public readonly namespace: pulumi.Output<string>;
     /** Selector of every server pod of the fleet (all users). */
     public readonly selector: string;
     public readonly port: number;
     public readonly sessionStatePath: string;
+
+    /** user id → that user's server component. A getter: schema inference takes every field for an output, and a map of components is not one. */
+    get servers(): ReadonlyMap<string, UserServer> {
+        return SERVERS.get(this) ?? new Map();
+    }
 
     constructor(name: string, args: PerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
@@ -389,7 +395,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                 ),
             );
         });
-        this.servers = servers;
+        SERVERS.set(this, servers);
 
         // One combinator over all users (not one Output per user folded into the next).
         const ids = [...servers.keys()];
