@@ -16,6 +16,16 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
     return { ...env, ...extra };
 }
 
+/**
+ * `npm run build:lib`, unless dist/ is newer than every input. Test files run in parallel and the
+ * build starts by removing dist/, so builds take a lock and a second file reuses the first's build
+ * instead of deleting it under the first's child processes.
+ */
 export async function buildLibrary(): Promise<void> {
-    await run("npm", ["run", "build:lib"], { cwd: ROOT, env: cleanEnv(), maxBuffer: 16 << 20 });
+    const script = [
+        'newest=$(find components tsconfig.build.json tsconfig.json package.json -newer dist/.built 2>/dev/null | head -1)',
+        'if [ -f dist/.built ] && [ -z "$newest" ]; then exit 0; fi',
+        "npm run build:lib && touch dist/.built",
+    ].join("\n");
+    await run("flock", [path.join(ROOT, ".library-build.lock"), "sh", "-c", script], { cwd: ROOT, env: cleanEnv(), maxBuffer: 16 << 20 });
 }
