@@ -2,7 +2,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "bin/**", ".tmp/**", "packages/*/dist/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+    { ignores: ["node_modules/**", "bin/**", "dist/**", ".tmp/**", "packages/*/dist/**", "**/*.js", "**/*.mjs", "**/*.cjs"] },
     ...tseslint.configs.recommended,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -22,8 +22,10 @@ export const DEFAULT_SESSION_TTL_HOURS = 24;
 export const MAX_USER_ID_LENGTH = 40;
 export const PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
 export const MODES: readonly Mode[] = ["shared", "per-user"];
-export const EXPOSURES = ["cluster", "internal", "public"] as const;
-export type Exposure = (typeof EXPOSURES)[number];
+/** How the servers are reached. A const object (not only a union) so schema inference names it as an enum. */
+export const Exposure = { cluster: "cluster", internal: "internal", public: "public" } as const;
+export type Exposure = (typeof Exposure)[keyof typeof Exposure];
+export const EXPOSURES = [Exposure.cluster, Exposure.internal, Exposure.public] as const;
 export const DEFAULT_EXPOSURE: Exposure = "cluster";
 /** ACI: the fleet's virtual network when `vnetAddressSpace` is not set (split into the server and edge subnets). */
 export const DEFAULT_VNET_ADDRESS_SPACE = "10.42.0.0/16";

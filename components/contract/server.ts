@@ -40,8 +40,9 @@ export const ENV = {
 } as const;
 
 /** OTLP encodings the CLI exports (it has no gRPC exporter: `grpc` warns and falls back). */
-export const TELEMETRY_PROTOCOLS = ["http/protobuf", "http/json"] as const;
-export type TelemetryProtocol = (typeof TELEMETRY_PROTOCOLS)[number];
+export const TelemetryProtocol = { httpProtobuf: "http/protobuf", httpJson: "http/json" } as const;
+export type TelemetryProtocol = (typeof TelemetryProtocol)[keyof typeof TelemetryProtocol];
+export const TELEMETRY_PROTOCOLS = [TelemetryProtocol.httpProtobuf, TelemetryProtocol.httpJson] as const;
 /** `service.name` of every server's traces and metrics. */
 export const TELEMETRY_SERVICE_NAME = "copilot-cli";
 /** `service.namespace`: groups the fleet's servers in any OpenTelemetry backend. */

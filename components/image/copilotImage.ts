@@ -1,10 +1,23 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { existsSync } from "fs";
 import * as path from "path";
 import { DEFAULT_IMAGE_PLATFORM, ImagePlatform } from "../config";
 
-/** The Dockerfile this package ships (images/copilot-cli). */
-export const IMAGE_CONTEXT = path.join(__dirname, "..", "..", "images", "copilot-cli");
+/**
+ * The Dockerfile this package ships (images/copilot-cli), found from the package root: this file runs
+ * from components/image/ in the repository and from dist/components/image/ in the published package.
+ */
+export const IMAGE_CONTEXT = imageContext(__dirname);
+
+/** `images/copilot-cli` in the nearest ancestor of `from` that has one. */
+export function imageContext(from: string): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        const candidate = path.join(dir, "images", "copilot-cli");
+        if (existsSync(path.join(candidate, "Dockerfile"))) return candidate;
+        if (path.dirname(dir) === dir) throw new Error(`images/copilot-cli/Dockerfile not found above ${from}`);
+    }
+}
 
 export interface RegistryArgs {
     /** Registry host, e.g. `myregistry.azurecr.io`. */

@@ -2,10 +2,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { cleanupSettings, FleetConfig } from "../config";
 import type { StackOutputs } from "../contract/outputs";
-import { configEndpoints, egressPlan } from "../contract/egress";
-import { buildServerSpec } from "../contract/server";
+import { configEndpoints } from "../contract/egress";
 import { PerUserFleet } from "./perUserFleet";
-import { SharedFleet } from "./sharedFleet";
+import { SharedFleet, SharedFleetArgs } from "./sharedFleet";
+
+/** The args both fleet components take alike. */
+export type FleetSettingsArgs = Omit<SharedFleetArgs, "namespace" | "image" | "replicas" | "connectionToken" | "redis" | "clientAffinity">;
 
 /**
  * Pod Security Admission labels for the namespace we create: our pods meet the `restricted`
@@ -18,41 +20,36 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
     "app.kubernetes.io/part-of": "copilot-fleet",
 };
 
+/**
+ * The component args every mode shares, from the parsed stack config: exactly what a library consumer
+ * would pass (plain values; the components build the server spec and egress plan themselves).
+ */
+export function serverSettings(cfg: FleetConfig): FleetSettingsArgs {
+    return {
+        cliVersion: cfg.cliVersion,
+        githubToken: cfg.credential.kind === "githubToken" ? cfg.credential.githubToken : undefined,
+        sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
+        resources: cfg.resources,
+        telemetry: cfg.telemetry && { ...cfg.telemetry, resourceAttributes: { ...cfg.telemetry.resourceAttributes } },
+        egressAllowedCidrs: [...cfg.egressAllowedCidrs],
+        egressEndpoints: configEndpoints(cfg).filter((e) => e.source === "provider.baseUrl").map((e) => e.url),
+        exposure: cfg.exposure,
+        allowedCidrs: [...cfg.allowedCidrs],
+        serviceAnnotations: { ...cfg.serviceAnnotations },
+        storageClass: cfg.storageClass,
+        storageSize: cfg.storageSize,
+        sessionCleanup: cleanupSettings(cfg),
+        protectSessionState: cfg.protectSessionState,
+    };
+}
+
 /** Deploys the configured fleet to the cluster of the ambient (or `opts.provider`) Kubernetes provider. */
 export function deployKubernetes(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
     const ns = cfg.createNamespace
         ? new k8s.core.v1.Namespace(cfg.namespace, { metadata: { name: cfg.namespace, labels: { ...NAMESPACE_LABELS } } }, opts).metadata.name
         : pulumi.output(cfg.namespace);
     if (cfg.mode === "per-user") return deployPerUser(name, cfg, image, ns, opts);
-    const spec = buildServerSpec({
-        credential: { kind: cfg.credential.kind },
-        sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
-        resources: cfg.resources,
-        telemetry: cfg.telemetry,
-    });
-    const fleet = new SharedFleet(
-        name,
-        {
-            namespace: ns,
-            replicas: cfg.replicas,
-            image,
-            cliVersion: cfg.cliVersion,
-            spec,
-            credential: cfg.credential,
-            connectionToken: cfg.connectionToken,
-            exposure: cfg.exposure,
-            allowedCidrs: cfg.allowedCidrs,
-            serviceAnnotations: cfg.serviceAnnotations,
-            clientAffinity: cfg.clientAffinity,
-            redis: cfg.redis,
-            storageClass: cfg.storageClass,
-            storageSize: cfg.storageSize,
-            sessionCleanup: cleanupSettings(cfg),
-            protectSessionState: cfg.protectSessionState,
-            egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
-        },
-        opts,
-    );
+    const fleet = new SharedFleet(name, { ...serverSettings(cfg), namespace: ns, replicas: cfg.replicas, image, connectionToken: cfg.connectionToken, redis: cfg.redis, clientAffinity: cfg.clientAffinity }, opts);
     return {
         platform: "kubernetes",
         mode: "shared",
@@ -73,26 +70,7 @@ function deployPerUser(
     namespace: pulumi.Input<string>,
     opts?: pulumi.ComponentResourceOptions,
 ): StackOutputs {
-    const fleet = new PerUserFleet(
-        name,
-        {
-            namespace,
-            users: cfg.users,
-            image,
-            cliVersion: cfg.cliVersion,
-            server: { sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources, telemetry: cfg.telemetry },
-            credential: cfg.credential,
-            exposure: cfg.exposure,
-            allowedCidrs: cfg.allowedCidrs,
-            serviceAnnotations: cfg.serviceAnnotations,
-            storageClass: cfg.storageClass,
-            storageSize: cfg.storageSize,
-            sessionCleanup: cleanupSettings(cfg),
-            protectSessionState: cfg.protectSessionState,
-            egress: egressPlan(cfg.egressAllowedCidrs, configEndpoints(cfg)),
-        },
-        opts,
-    );
+    const fleet = new PerUserFleet(name, { ...serverSettings(cfg), namespace, image, users: [...cfg.users] }, opts);
     return {
         platform: "kubernetes",
         mode: "per-user",

@@ -9,12 +9,13 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CredentialConfig, Exposure, UserConfig } from "../config";
+import { DEFAULT_CLI_VERSION, Exposure } from "../config";
 import { UserOutput } from "../contract/outputs";
-import { buildServerSpec, ModelCredential, SECRET_KEYS, ServerSpec, ServerSpecOptions } from "../contract/server";
-import { buildCleanupSpec, CleanupSettings, CleanupSpec } from "../contract/cleanup";
+import { ModelCredential, SECRET_KEYS, ServerSpec } from "../contract/server";
+import { buildCleanupSpec, CleanupSpec } from "../contract/cleanup";
+import { cleanupSettingsFromArgs, credentialKind, egressPlanFromArgs, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
 import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
-import { EgressPlan, egressPlan } from "../contract/egress";
+import { EgressPlan } from "../contract/egress";
 import { serverEgressRules } from "./egress";
 import { generatedConnectionToken } from "../contract/tokens";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
@@ -67,19 +68,29 @@ export function userSelector(fleet: string, id: string): Record<string, string> 
     return { ...serverSelector(fleet), [LABELS.user]: id };
 }
 
-/** The model credential a user's server holds: their own GitHub token, else the fleet's credential. */
-export function userCredentialKind(user: Pick<UserConfig, "githubToken">, credential: CredentialConfig): ModelCredential["kind"] {
-    return user.githubToken !== undefined ? "githubToken" : credential.kind;
+/** One user of a per-user fleet, as a consumer passes it. */
+export interface UserArgs {
+    /** Lowercase DNS label, unique in the fleet (at most 40 characters keeps names uncut); names every object of this user. */
+    readonly id: string;
+    /** This user's own GitHub token (a secret). Default: the fleet's `githubToken`, else none (BYOK / per-session tokens). */
+    readonly githubToken?: pulumi.Input<string>;
+    /** Scale this user's server to zero, keeping their session storage. Default false. */
+    readonly suspended?: boolean;
+}
+
+/** The model credential a user's server holds: their own GitHub token, else the fleet's. */
+export function userCredentialKind(user: Pick<UserArgs, "githubToken">, fleetGithubToken: pulumi.Input<string> | undefined): ModelCredential["kind"] {
+    return credentialKind(user.githubToken ?? fleetGithubToken);
 }
 
 /** Contents of a user's Secret: their own connection token, and their GitHub token (else the service token; BYOK: none). */
 export function userSecretData(
     token: pulumi.Input<string>,
-    user: Pick<UserConfig, "githubToken">,
-    credential: CredentialConfig,
+    user: Pick<UserArgs, "githubToken">,
+    fleetGithubToken: pulumi.Input<string> | undefined,
 ): Record<string, pulumi.Input<string>> {
     const data: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-    const github = user.githubToken ?? (credential.kind === "githubToken" ? credential.githubToken : undefined);
+    const github = user.githubToken ?? fleetGithubToken;
     if (github !== undefined) data[SECRET_KEYS.githubToken] = github;
     return data;
 }
@@ -117,31 +128,32 @@ export interface UserServerCommonArgs {
     readonly namespace: pulumi.Input<string>;
     /** Image reference, ideally pinned by digest. */
     readonly image: pulumi.Input<string>;
-    /** CLI version, for the `app.kubernetes.io/version` label. */
-    readonly cliVersion: string;
-    /** The fleet's model credential: service GitHub token, or BYOK; a user's own githubToken overrides it. */
-    readonly credential: CredentialConfig;
+    /** CLI version in the image, for the `app.kubernetes.io/version` label. Default DEFAULT_CLI_VERSION. */
+    readonly cliVersion?: string;
     /** `cluster` (ClusterIP, default), `internal` or `public` (a LoadBalancer per user). */
     readonly exposure?: Exposure;
     /** Load-balancer source ranges (required with `public`). Default none. */
-    readonly allowedCidrs?: readonly string[];
+    readonly allowedCidrs?: string[];
     /** Extra annotations for load-balancer Services. Default none. */
-    readonly serviceAnnotations?: Readonly<Record<string, string>>;
+    readonly serviceAnnotations?: Record<string, string>;
     /** StorageClass of each user's ReadWriteOnce claim; default the cluster's default class. */
     readonly storageClass?: pulumi.Input<string>;
     /** Size of each user's session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
     /** `protect` on each user's claim: removing the user or destroying the fleet stops there instead of deleting sessions. Default true. */
     readonly protectSessionState?: boolean;
-    /** Where each server may connect (components/contract/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
-    readonly egress?: EgressPlan;
 }
 
+/** Internal: what PerUserFleet passes to each user's server. */
 export interface UserServerArgs extends UserServerCommonArgs {
+    /** The fleet's service GitHub token, used when the user has none. */
+    readonly githubToken?: pulumi.Input<string>;
+    /** Where the server may connect. */
+    readonly egress: EgressPlan;
     /** The fleet this server belongs to (labels, names, the client label value). */
     readonly fleet: string;
     /** The user: id, own GitHub token (optional), suspended. */
-    readonly user: UserConfig;
+    readonly user: UserArgs;
     /** The CLI server spec for this user's credential kind (components/contract/server.ts `buildServerSpec`). */
     readonly spec: ServerSpec;
     /** Loop-mode cleanup spec (endpoint 127.0.0.1) run as a sidecar in the server pod. Default none. */
@@ -165,7 +177,7 @@ export class UserServer extends pulumi.ComponentResource {
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];
         const selector = userSelector(fleet, user.id);
-        const labels = { ...serverLabels(fleet, args.cliVersion), [LABELS.user]: user.id };
+        const labels = { ...serverLabels(fleet, args.cliVersion ?? DEFAULT_CLI_VERSION), [LABELS.user]: user.id };
         const names = {
             deployment: userObjectName(fleet, user.id, "deployment"),
             service: userObjectName(fleet, user.id, "service"),
@@ -180,7 +192,7 @@ export class UserServer extends pulumi.ComponentResource {
         const token = generatedConnectionToken(name, child);
         this.connectionToken = pulumi.secret(token);
 
-        const secretData = userSecretData(token, user, args.credential);
+        const secretData = userSecretData(token, user, args.githubToken);
         const secret = new k8s.core.v1.Secret(names.secret, { metadata: meta(names.secret), type: "Opaque", stringData: secretData }, child);
 
         // Suspending scales the Deployment to zero; the claim is untouched, so resuming finds every session.
@@ -204,7 +216,7 @@ export class UserServer extends pulumi.ComponentResource {
             {
                 metadata: meta(names.deployment),
                 spec: {
-                    replicas: user.suspended ? 0 : 1,
+                    replicas: user.suspended === true ? 0 : 1,
                     selector: { matchLabels: selector },
                     // A ReadWriteOnce claim and one writer: the old pod must be gone before the new one mounts.
                     strategy: { type: "Recreate" },
@@ -238,7 +250,7 @@ export class UserServer extends pulumi.ComponentResource {
                     policyTypes: ["Ingress", "Egress"],
                     ingress: serverIngressRules(fleet, spec.port, exposure, allowedCidrs, { [LABELS.user]: user.id }),
                     // The cleanup sidecar dials 127.0.0.1, which no policy filters.
-                    egress: serverEgressRules(args.egress ?? egressPlan([], [])),
+                    egress: serverEgressRules(args.egress),
                 },
             },
             child,
@@ -246,7 +258,7 @@ export class UserServer extends pulumi.ComponentResource {
 
         this.endpoint = endpointFor(service, exposure, spec.port);
         this.selector = selectorString(selector);
-        this.suspended = user.suspended;
+        this.suspended = user.suspended === true;
         this.serviceName = names.service;
         this.claimName = names.claim;
         this.secretName = names.secret;
@@ -262,13 +274,15 @@ export class UserServer extends pulumi.ComponentResource {
     }
 }
 
-export interface PerUserFleetArgs extends UserServerCommonArgs {
+/**
+ * What a consumer passes to {@link PerUserFleet}: plain values (any Pulumi language), each optional
+ * field with its default. `githubToken` is the fleet's service token, used by users without their own.
+ */
+export interface PerUserFleetArgs extends UserServerCommonArgs, ServerSettingsArgs {
     /** The users; each gets its own server. Ids are lowercase DNS labels, unique. */
-    readonly users: readonly UserConfig[];
-    /** Server spec options (idle timeout, resources, shutdown). The credential is chosen per user. Default: spec defaults. */
-    readonly server?: Omit<ServerSpecOptions, "credential">;
+    readonly users: UserArgs[];
     /** Session cleanup (TTL, interval): a loop-mode sidecar in every user's pod. Default none. */
-    readonly sessionCleanup?: CleanupSettings;
+    readonly sessionCleanup?: SessionCleanupArgs;
 }
 
 /**
@@ -297,6 +311,8 @@ export function defaultDenyName(fleet: string): string {
     return `${fleet}-default-deny`;
 }
 
+const SERVERS = new WeakMap<PerUserFleet, ReadonlyMap<string, UserServer>>();
+
 /**
  * Per-user fleet: a {@link UserServer} per user and a default-deny ingress policy over all of the
  * fleet's server pods, so a server whose own policy is missing (or not yet created) admits no one.
@@ -304,12 +320,16 @@ export function defaultDenyName(fleet: string): string {
 export class PerUserFleet extends pulumi.ComponentResource {
     /** user id → { endpoint, connectionToken, selector, suspended }; secret as a whole (it carries tokens). */
     public readonly users: pulumi.Output<Record<string, UserOutput>>;
-    public readonly servers: ReadonlyMap<string, UserServer>;
     public readonly namespace: pulumi.Output<string>;
     /** Selector of every server pod of the fleet (all users). */
     public readonly selector: string;
     public readonly port: number;
     public readonly sessionStatePath: string;
+
+    /** user id → that user's server component. A getter: schema inference takes every field for an output, and a map of components is not one. */
+    get servers(): ReadonlyMap<string, UserServer> {
+        return SERVERS.get(this) ?? new Map();
+    }
 
     constructor(name: string, args: PerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
@@ -326,17 +346,20 @@ export class PerUserFleet extends pulumi.ComponentResource {
         const specFor = (kind: ModelCredential["kind"]): ServerSpec => {
             let s = specs.get(kind);
             if (s === undefined) {
-                s = buildServerSpec({ ...args.server, credential: { kind } });
+                s = serverSpecFromArgs(args, kind);
                 specs.set(kind, s);
             }
             return s;
         };
-        const fleetSpec = specFor(args.credential.kind);
+        const fleetSpec = specFor(credentialKind(args.githubToken));
+        const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
+        const egress = egressPlanFromArgs(args);
+        const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
 
         new k8s.networking.v1.NetworkPolicy(
             defaultDenyName(name),
             {
-                metadata: { name: defaultDenyName(name), namespace: args.namespace, labels: serverLabels(name, args.cliVersion) },
+                metadata: { name: defaultDenyName(name), namespace: args.namespace, labels: serverLabels(name, cliVersion) },
                 // Both listed with no rules: selected pods admit and open nothing beyond what a user's own policy adds.
                 spec: { podSelector: { matchLabels: serverSelector(name) }, policyTypes: ["Ingress", "Egress"] },
             },
@@ -344,7 +367,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
         );
 
         // One spec for every user: the sidecar dials its own pod's server.
-        const cleanup = args.sessionCleanup ? buildCleanupSpec({ ...args.sessionCleanup, endpoint: `127.0.0.1:${fleetSpec.port}`, mode: "loop" }) : undefined;
+        const cleanup = sessionCleanup ? buildCleanupSpec({ ...sessionCleanup, endpoint: `127.0.0.1:${fleetSpec.port}`, mode: "loop" }) : undefined;
         const servers = new Map<string, UserServer>();
         withoutPromiseStacks(() => {
             for (const user of args.users) servers.set(
@@ -356,23 +379,23 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         user,
                         namespace: args.namespace,
                         image: args.image,
-                        cliVersion: args.cliVersion,
-                        spec: specFor(userCredentialKind(user, args.credential)),
+                        cliVersion,
+                        spec: specFor(userCredentialKind(user, args.githubToken)),
                         cleanup,
-                        credential: args.credential,
+                        githubToken: args.githubToken,
                         exposure: args.exposure,
                         allowedCidrs: args.allowedCidrs,
                         serviceAnnotations: args.serviceAnnotations,
                         storageClass: args.storageClass,
                         storageSize: args.storageSize,
                         protectSessionState: args.protectSessionState,
-                        egress: args.egress,
+                        egress,
                     },
                     { parent: this },
                 ),
             );
         });
-        this.servers = servers;
+        SERVERS.set(this, servers);
 
         // One combinator over all users (not one Output per user folded into the next).
         const ids = [...servers.keys()];

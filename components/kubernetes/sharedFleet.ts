@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CredentialConfig, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
+import { DEFAULT_CLI_VERSION, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
 
 export { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE };
-import { SECRET_KEYS, ServerSpec } from "../contract/server";
-import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
-import { EgressPlan, egressPlan } from "../contract/egress";
+import { SECRET_KEYS } from "../contract/server";
+import { buildCleanupSpec } from "../contract/cleanup";
+import { cleanupSettingsFromArgs, credentialKind, egressPlanFromArgs, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
 import { serverEgressRules } from "./egress";
 import { SessionCleanup } from "./cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
@@ -27,27 +27,27 @@ type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
 type NetworkPolicyIngressRule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
 
 
-export interface SharedFleetArgs {
+/**
+ * What a consumer passes to {@link SharedFleet}: plain values (any Pulumi language), each optional
+ * field with its default. The component builds the CLI server spec and egress plan itself.
+ */
+export interface SharedFleetArgs extends ServerSettingsArgs {
     /** Namespace for every object of the fleet (must exist or be created by the caller). */
     readonly namespace: pulumi.Input<string>;
     /** Number of CLI server replicas. Default 3. */
     readonly replicas?: number;
-    /** Image reference, ideally pinned by digest (CopilotImage output or the `image` config key). */
+    /** Image reference, ideally pinned by digest (CopilotImage output, or a prebuilt image). */
     readonly image: pulumi.Input<string>;
-    /** CLI version, for the `app.kubernetes.io/version` label. */
-    readonly cliVersion: string;
-    /** The CLI server spec (components/contract/server.ts `buildServerSpec`). */
-    readonly spec: ServerSpec;
-    /** Model credential: a service GitHub token stored in the fleet Secret, or BYOK (nothing on the servers). */
-    readonly credential: CredentialConfig;
-    /** Connection token; default: generated (RandomPassword, a secret). */
+    /** CLI version in the image, for the `app.kubernetes.io/version` label. Default DEFAULT_CLI_VERSION. */
+    readonly cliVersion?: string;
+    /** Connection token every client must present (a secret). Default: generated (RandomPassword). */
     readonly connectionToken?: pulumi.Input<string>;
     /** `cluster` (ClusterIP, default), `internal` (private LoadBalancer) or `public` (LoadBalancer + source ranges). */
     readonly exposure?: Exposure;
     /** Source ranges for the load balancer (required with `public`). Default none. */
-    readonly allowedCidrs?: readonly string[];
+    readonly allowedCidrs?: string[];
     /** Extra annotations for the load-balancer Service (merged over the internal-LB ones). Default none. */
-    readonly serviceAnnotations?: Readonly<Record<string, string>>;
+    readonly serviceAnnotations?: Record<string, string>;
     /** `sessionAffinity: ClientIP` on the Service. Default false (route by session id in the client instead). */
     readonly clientAffinity?: boolean;
     /** Deploy Redis for session locks. Default true. */
@@ -57,11 +57,9 @@ export interface SharedFleetArgs {
     /** Size of the session-state claim. Default 10Gi. */
     readonly storageSize?: pulumi.Input<string>;
     /** Session cleanup (TTL, interval): a CronJob through the fleet Service. Default none. */
-    readonly sessionCleanup?: CleanupSettings;
+    readonly sessionCleanup?: SessionCleanupArgs;
     /** `protect` on the session-state claim: no update or destroy deletes or replaces it. Default true. */
     readonly protectSessionState?: boolean;
-    /** Where the servers may connect (components/contract/egress.ts `egressPlan`). Default: DNS and the public internet on 443 only. */
-    readonly egress?: EgressPlan;
 }
 
 /** The load-balancer Service spec for an exposure; pure so tests and the per-user fleet share it. */
@@ -153,9 +151,11 @@ export class SharedFleet extends pulumi.ComponentResource {
         const replicas = args.replicas ?? 3;
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];
-        const spec = args.spec;
+        const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
+        const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));
+        const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
         const selector = serverSelector(name);
-        const labels = serverLabels(name, args.cliVersion);
+        const labels = serverLabels(name, cliVersion);
         const meta = (suffix: string) => ({ name: suffix ? `${name}-${suffix}` : name, namespace: args.namespace, labels });
 
         const token =
@@ -165,7 +165,7 @@ export class SharedFleet extends pulumi.ComponentResource {
         this.connectionToken = pulumi.secret(token);
 
         const secretData: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-        if (args.credential.kind === "githubToken") secretData[SECRET_KEYS.githubToken] = args.credential.githubToken;
+        if (args.githubToken !== undefined) secretData[SECRET_KEYS.githubToken] = args.githubToken;
         const secret = new k8s.core.v1.Secret(`${name}-credentials`, { metadata: meta("credentials"), type: "Opaque", stringData: secretData }, { parent: this });
 
         const claim = new k8s.core.v1.PersistentVolumeClaim(
@@ -236,7 +236,7 @@ export class SharedFleet extends pulumi.ComponentResource {
                     podSelector: { matchLabels: selector },
                     policyTypes: ["Ingress", "Egress"],
                     ingress: serverIngressRules(name, spec.port, exposure, allowedCidrs),
-                    egress: serverEgressRules(args.egress ?? egressPlan([], [])),
+                    egress: serverEgressRules(egressPlanFromArgs(args)),
                 },
             },
             { parent: this },
@@ -248,16 +248,16 @@ export class SharedFleet extends pulumi.ComponentResource {
             this.redisUrl = redis.url;
         }
 
-        if (args.sessionCleanup) {
+        if (sessionCleanup) {
             new SessionCleanup(
                 `${name}-session-cleanup`,
                 {
                     namespace: args.namespace,
                     fleet: name,
                     image: args.image,
-                    cliVersion: args.cliVersion,
+                    cliVersion,
                     // The Service's short name resolves inside the namespace; any replica can delete any session.
-                    spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${name}:${spec.port}`, mode: "once" }),
+                    spec: buildCleanupSpec({ ...sessionCleanup, endpoint: `${name}:${spec.port}`, mode: "once" }),
                     secretName: secret.metadata.name,
                     claimName: claim.metadata.name,
                     serverPort: spec.port,

@@ -246,7 +246,7 @@ describe("per-user fleet: stable identity", () => {
         const cfg = (users: string) => parseFleetConfig({ ...base, users });
         const urns = async (users: string, fleetName: string) => {
             const c = cfg(users);
-            const fleet = new perUser.PerUserFleet(fleetName, { namespace: ns, users: c.users, image: IMAGE, cliVersion: c.cliVersion, credential: c.credential });
+            const fleet = new perUser.PerUserFleet(fleetName, { namespace: ns, users: [...c.users], image: IMAGE, cliVersion: c.cliVersion, githubToken: c.credential.kind === "githubToken" ? c.credential.githubToken : undefined });
             const out: Record<string, string | undefined> = {};
             for (const [id, s] of fleet.servers) out[id] = await promiseOf(s.urn);
             return out;
@@ -294,7 +294,7 @@ describe("per-user fleet: stable identity", () => {
         expect(perUser.perUserNameProblems("9fleet", ["a"])[0].reason).toContain("must start with a letter");
         const c = parseFleetConfig(base);
         expect(
-            () => new perUser.PerUserFleet("copilot", { namespace: "ns", users: [...c.users, c.users[0]], image: IMAGE, cliVersion: "1.0.102", credential: c.credential }),
+            () => new perUser.PerUserFleet("copilot", { namespace: "ns", users: [...c.users, c.users[0]], image: IMAGE, cliVersion: "1.0.102", githubToken: c.credential.kind === "githubToken" ? c.credential.githubToken : undefined }),
         ).toThrow('PerUserFleet copilot: users[3].id: "alice" appears more than once; each user id must be unique');
         await settle();
     });
