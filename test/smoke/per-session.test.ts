@@ -18,8 +18,8 @@ import { startLocalFleet, type LocalFleet } from "../../smoke/local-fleet";
 import { defaultCliCacheDir, startCliServer, type CliServer } from "../../smoke/local/cli-server";
 import { GITHUB_API_URL_ENV, startFakeGitHub, type FakeGitHub } from "../../smoke/local/fake-github";
 
-const ALICE = "ghu_aliceFakeToken0123456789abcdefABCD";
-const BOB = "ghu_bobFakeToken0123456789abcdefABCDEF";
+const ALICE = "ghu_fake-alice-token-not-real-0123";
+const BOB = "ghu_fake-bob-token-not-real-45678";
 const NO_TOKEN = "Execution failed: InvalidArg, No GitHub OAuth token or Copilot HMAC key provided";
 
 /** Every regular file under `dir` that contains `needle` (binary-safe: SQLite files and WAL included). */
