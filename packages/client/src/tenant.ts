@@ -8,7 +8,8 @@
  * server can read. Server flags such as `--deny-tool` do not reach sessions created through the SDK
  * (measured on CLI 1.0.102): policy reaches a session only through the config its client sends.
  *
- * The settings are three layers; each one alone refuses what the red-team check tries:
+ * The settings are three layers that overlap on purpose (the policy and the handler each check every
+ * read and write path the runtime asks about; only the policy sees through symlinks):
  * 1. **Tool availability**: only the file tools (`view`, `create`, `edit`, `grep`, `glob`) plus your
  *    own tools are offered. Shell, `sql` (it queries the server-wide session store), `task` and the
  *    agent tools (sub-agents), and `skill` are not.
