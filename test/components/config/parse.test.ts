@@ -308,7 +308,7 @@ describe("documentation", () => {
     // required, so a `config:` block of optional keys made `pulumi preview` fail on every stack.
     it("Pulumi.yaml declares no project config key (each would be required by the Pulumi CLI)", () => {
         const project = parseYaml(pulumiYaml) as Record<string, unknown>;
-        expect(Object.keys(project).sort()).toEqual(["description", "name", "runtime"]);
+        expect(Object.keys(project).sort()).toEqual(["description", "main", "name", "runtime"]);
     });
 });
 
