@@ -7,6 +7,8 @@
 #   gcc, libc6-dev                    test/cleanup compiles the image's C tools on the host
 #   jq                                the image's tool guard (the local fleet runs the same script)
 set -euo pipefail
+# The same command works as root (where sudo may not exist) and as a sudo user.
+if [ "$(id -u)" != 0 ]; then exec sudo bash "$0" "$@"; fi
 PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns gcc libc6-dev jq ca-certificates)
 if [ "${1:-}" = "--demo-only" ]; then PACKAGES=(redis-server haproxy jq ca-certificates); fi
 export DEBIAN_FRONTEND=noninteractive
