@@ -96,11 +96,12 @@ describe("a Pulumi YAML program using the component package (real engine)", () =
         expect(changeSummary(out).create).toBeGreaterThanOrEqual(30);
     }, TIMEOUT);
 
-    it("refuses a fleet without its required image before anything is planned", async () => {
+    it("refuses a fleet without its required image, from the served schema, before anything is planned", async () => {
         const r = await missingImage.stack.pulumi(["preview"], { timeoutMs: TIMEOUT, check: false });
         const out = r.stdout + r.stderr;
         expect(r.code).not.toBe(0);
-        expect(out).toMatch(/image/);
+        // Pulumi YAML type-checks the properties against the schema the plugin served.
+        expect(out).toContain("Missing required property 'image'");
         expect(out).not.toMatch(/kubernetes:apps\/v1:Deployment\s+fleet\s+create/);
     }, TIMEOUT);
 });
