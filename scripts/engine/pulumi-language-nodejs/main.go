@@ -72,7 +72,7 @@ func main() {
 	_ = flag.String("tracing", "", "ignored (accepted for compatibility with the engine)")
 	_ = flag.String("runtime", "nodejs", "ignored: only nodejs is supported")
 	_ = flag.String("root", "", "ignored: the program's root directory also comes with every request")
-	// Engines built on older SDKs (pulumi-language-yaml v1.25.0 embeds sdk v3.206.0, and starts this
+	// Hosts built on older SDKs (pulumi-language-yaml v1.25.0 embeds sdk v3.206.0, and starts this
 	// host for source-based plugins) also pass the runtime options as -KEY=VALUE flags; every request
 	// carries them again, so unknown flags of that form are dropped rather than fatal.
 	_ = flag.CommandLine.Parse(knownFlags(os.Args[1:]))
