@@ -4,7 +4,7 @@
 # reached). Installs into a cache folder outside the repository:
 #
 #   $COPILOT_FLEET_ENGINE_DIR (default ~/.cache/copilot-fleet/engine)
-#     bin/        pulumi, pulumi-language-nodejs       (put on PATH by scripts/pulumi-env.sh)
+#     bin/        pulumi, pulumi-language-nodejs, pulumi-language-yaml  (on PATH via scripts/pulumi-env.sh)
 #     plugins/    pulumi-resource-<name> builds, one folder per plugin
 #     home/       PULUMI_HOME: installed plugins (home/plugins), and `pulumi login` state
 #     go/mod      GOMODCACHE, go/cache GOCACHE: kept here so that the whole engine is one folder
