@@ -13,10 +13,11 @@ import * as path from "node:path";
 import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/contract/outputs";
 import { cliCacheIsWarm, defaultCliCacheDir, startCliServer, type CliServer } from "./local/cli-server";
 import { startHaproxy, type Haproxy } from "./local/haproxy";
-import { startRedis, type RedisProcess } from "./local/redis";
+import { freePort, startRedis, type RedisProcess } from "./local/redis";
 import { startStubModel, type StubModel, type StubModelOptions } from "./local/stub-model";
 import { GITHUB_API_URL_ENV, startFakeGitHub, type FakeGitHub } from "./local/fake-github";
 import { waitForPing } from "./rpc";
+import { IdleSuspender, SUSPENDED_MARKER, type ServerControl } from "@copilot-fleet/client";
 
 export interface LocalFleetOptions {
     /** shared (default) or per-user. */
@@ -44,6 +45,15 @@ export interface LocalFleetOptions {
     readonly checkIntervalMs?: number;
     /** Parent dir for the fleet's temp dir. Default os.tmpdir(). */
     readonly baseDir?: string;
+    /**
+     * per-user mode: run the idle suspender (the same code the fleet's suspender container runs) in this
+     * process, stopping servers idle this long (ms). Default off. `fleet.control` can wake them either way.
+     */
+    readonly idleSuspendMs?: number;
+    /** Time between the suspender's rounds (ms). Default: its own (a tenth of the window, 5–60 s). */
+    readonly suspendIntervalMs?: number;
+    /** per-user mode: users that are `suspended: true` in config: never started, and a wake refuses them. */
+    readonly suspendedUsers?: readonly string[];
     /** Log progress lines here (the CLI passes console.error). */
     readonly log?: (line: string) => void;
 }
@@ -62,6 +72,13 @@ export interface LocalFleet {
     server(name: string): CliServer;
     /** Signal one replica and wait (bounded) until it has exited. */
     killReplica(name: string, signal?: NodeJS.Signals): Promise<void>;
+    /**
+     * per-user mode: start, stop and inspect one user's server, like the platforms' controls in
+     * `@copilot-fleet/client` (pass it to `ensureRunning`). A restarted server keeps its port when it can.
+     */
+    readonly control: ServerControl;
+    /** The idle suspender, when `idleSuspendMs` is set. */
+    readonly suspender?: IdleSuspender;
     /** Stops everything this fleet started; removes the temp dir unless `keep`. Idempotent. */
     stop(): Promise<void>;
 }
@@ -104,8 +121,10 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     process.on("exit", onExit);
 
     let stopping: Promise<void> | undefined;
+    let stopSuspender: (() => Promise<void>) | undefined;
     const stop = (): Promise<void> => {
         stopping ??= (async () => {
+            await stopSuspender?.();
             await haproxy?.stop();
             await Promise.all([...servers.values()].map((s) => s.stop()));
             await redis?.stop();
@@ -129,8 +148,9 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         if (sessionStatePath) mkdirSync(sessionStatePath, { recursive: true });
         const sharedToken = mode === "shared" ? token() : undefined;
         const tokens = new Map(names.map((n) => [n, sharedToken ?? token()]));
-        const startOne = async (name: string): Promise<void> => {
+        const startOne = async (name: string, port?: number): Promise<void> => {
             const s = await startCliServer({
+                port,
                 name,
                 dir: path.join(dir, name),
                 connectionToken: tokens.get(name) as string,
@@ -146,9 +166,58 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             log(`${name}: ${s.endpoint} (pid ${s.pid})`);
         };
         // The first start unpacks ~235 MB into the cache; let one server do that before the rest share it.
-        const parallel = cliCacheIsWarm(cacheDir) ? names : names.slice(1);
-        if (parallel.length !== names.length) await startOne(names[0]);
-        await Promise.all(parallel.map(startOne));
+        const suspendedInConfig = new Set(mode === "per-user" ? (opts.suspendedUsers ?? []) : []);
+        for (const u of suspendedInConfig) if (!names.includes(u)) throw new Error(`suspended user ${JSON.stringify(u)} is not in users`);
+        // Suspended users get a port (their endpoint exists, as a Service does) but no process.
+        const reserved = new Map<string, number>();
+        for (const u of suspendedInConfig) reserved.set(u, await freePort());
+        const initial = names.filter((n) => !suspendedInConfig.has(n));
+        const parallel = cliCacheIsWarm(cacheDir) ? initial : initial.slice(1);
+        if (parallel.length !== initial.length) await startOne(initial[0]);
+        await Promise.all(parallel.map((n) => startOne(n)));
+        const portOf = (n: string): number => servers.get(n)?.port ?? (reserved.get(n) as number);
+        // One operation at a time per user: a stop racing a start runs after it, and the other way round.
+        const chains = new Map<string, Promise<unknown>>();
+        const serial = <T>(user: string, op: () => Promise<T>): Promise<T> => {
+            const next = (chains.get(user) ?? Promise.resolve()).then(op, op);
+            chains.set(user, next.catch(() => undefined));
+            return next;
+        };
+        const wantedAt = new Map<string, number>();
+        const known = (user: string): void => {
+            if (mode !== "per-user" || !names.includes(user)) throw new Error(`no user ${JSON.stringify(user)} in this local fleet`);
+        };
+        const control: ServerControl = {
+            platform: "local",
+            // Behind the user's pending start or stop, as a platform API answers after it accepted the change.
+            state: (user) =>
+                serial(user, async () => {
+                    known(user);
+                    const s = servers.get(user);
+                    const wanted = wantedAt.get(user);
+                    return { running: s?.isRunning() === true, suspendedInConfig: suspendedInConfig.has(user), endpoint: `127.0.0.1:${portOf(user)}`, ...(wanted ? { wantedAtMs: wanted } : {}) };
+                }),
+            async touch(user) {
+                known(user);
+                wantedAt.set(user, Date.now());
+            },
+            start: (user) =>
+                serial(user, async () => {
+                    known(user);
+                    if (suspendedInConfig.has(user)) throw new Error(`${user} is suspended in config (${SUSPENDED_MARKER}=true)`);
+                    if (servers.get(user)?.isRunning()) return;
+                    await startOne(user, portOf(user));
+                }),
+            stop: (user) =>
+                serial(user, async () => {
+                    known(user);
+                    const s = servers.get(user);
+                    if (s?.isRunning()) {
+                        await s.stop();
+                        log(`${user}: stopped (pid ${s.pid})`);
+                    }
+                }),
+        };
 
         let outputs: FleetOutputs;
         if (mode === "shared") {
@@ -186,22 +255,33 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             };
         } else {
             const users: Record<string, UserOutput> = {};
-            for (const n of names) {
-                const s = servers.get(n) as CliServer;
-                users[n] = { endpoint: s.endpoint, connectionToken: tokens.get(n) as string };
-            }
+            for (const n of names) users[n] = { endpoint: `127.0.0.1:${portOf(n)}`, connectionToken: tokens.get(n) as string, server: n, suspended: suspendedInConfig.has(n) };
             outputs = {
                 platform: "local",
                 toolGuard: opts.toolGuard ?? true,
                 mode: "per-user",
-                replicas: names.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
+                replicas: initial.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
                 ...credentialOutputs,
                 users,
             };
         }
 
+        let suspender: IdleSuspender | undefined;
+        if (mode === "per-user" && opts.idleSuspendMs !== undefined) {
+            suspender = new IdleSuspender({
+                users: names.map((n) => ({ id: n, endpoint: `127.0.0.1:${portOf(n)}`, connectionToken: tokens.get(n) as string })),
+                control,
+                idleMs: opts.idleSuspendMs,
+                intervalMs: opts.suspendIntervalMs,
+                log: (e) => log(`suspender ${JSON.stringify(e)}`),
+            });
+            suspender.start();
+            stopSuspender = () => (suspender as IdleSuspender).stop();
+        }
         const stubRef = stub;
         return {
+            control,
+            suspender,
             outputs,
             dir,
             sessionStatePath,

@@ -48,6 +48,11 @@ export interface UserOutput {
     /** Kubernetes: label selector of this user's server pod (for port-forward). */
     readonly selector?: string;
     readonly suspended?: boolean;
+    /**
+     * The platform object that runs this user's server (Kubernetes Deployment, Docker container, ACI
+     * container group, local fleet user): what the wake path's control and the idle suspender address.
+     */
+    readonly server?: string;
 }
 
 /** What a platform's deploy returns: {@link FleetOutputs} with each field a Pulumi input (index.ts exports them as stack outputs). */
