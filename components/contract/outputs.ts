@@ -91,4 +91,9 @@ export interface FleetOutputs {
     readonly toolGuard?: boolean;
     /** per-user mode */
     readonly users?: Readonly<Record<string, UserOutput>>;
+    /**
+     * per-user mode with `idleSuspendMinutes`: the window, and on Kubernetes the Role a backend's
+     * ServiceAccount is bound to for `ensureRunning` and the ConfigMap its wakes mark users in.
+     */
+    readonly idleSuspend?: { readonly minutes: number; readonly wakerRole?: string; readonly wakeMarks?: string };
 }

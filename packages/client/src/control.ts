@@ -37,9 +37,6 @@ export interface ServerControl {
     touch?(userId: string): Promise<void>;
 }
 
-/** Annotation a wake writes on a Kubernetes Deployment: when a client last asked for the server (ISO time). */
-export const WANTED_AT_ANNOTATION = "copilot-fleet.github.com/wanted-at";
-
 /** A platform API call failed; the message says which call and what the platform answered. */
 export class ControlError extends Error {
     constructor(
@@ -99,6 +96,11 @@ export interface KubernetesControlOptions {
     readonly token?: () => string;
     /** CA bundle (PEM). Default: the in-cluster service account CA. */
     readonly ca?: string | Buffer;
+    /**
+     * The fleet's wake-marks ConfigMap (stack output `idleSuspend.wakeMarks`): a wake writes "wanted now"
+     * for its user there, and the suspender gives that user a whole window from then. Without it there is no mark.
+     */
+    readonly wakeMarks?: string;
     /** Field manager recorded for the scale changes. Default "copilot-fleet-suspender". */
     readonly fieldManager?: string;
 }
@@ -127,6 +129,7 @@ export function kubernetesControl(opts: KubernetesControlOptions): ServerControl
             headers: { Authorization: `Bearer ${token()}`, Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": contentType }) },
             body: body === undefined ? undefined : JSON.stringify(body),
         });
+    const marksPath = `/api/v1/namespaces/${encodeURIComponent(opts.namespace)}/configmaps/${encodeURIComponent(opts.wakeMarks ?? "")}`;
     const scale = async (userId: string, replicas: number): Promise<void> => {
         const a = await call("PATCH", `${path(userId, "/scale")}?fieldManager=${manager}`, { spec: { replicas } }, "application/merge-patch+json");
         if (a.status !== 200) throw new ControlError(`scale deployment ${opts.deploymentName(userId)} to ${replicas}: ${why(a)}`, a.status);
@@ -137,19 +140,27 @@ export function kubernetesControl(opts: KubernetesControlOptions): ServerControl
             const a = await call("GET", path(userId));
             if (a.status !== 200) throw new ControlError(`get deployment ${opts.deploymentName(userId)}: ${why(a)}`, a.status);
             const d = JSON.parse(a.body) as { spec?: { replicas?: number }; metadata?: { annotations?: Record<string, string> } };
-            const wanted = Date.parse(d.metadata?.annotations?.[WANTED_AT_ANNOTATION] ?? "");
+            let wanted = NaN;
+            if (opts.wakeMarks !== undefined) {
+                const m = await call("GET", marksPath);
+                if (m.status !== 200) throw new ControlError(`get configmap ${opts.wakeMarks}: ${why(m)}`, m.status);
+                wanted = Date.parse((JSON.parse(m.body) as { data?: Record<string, string> }).data?.[userId] ?? "");
+            }
             return {
                 running: (d.spec?.replicas ?? 1) > 0,
                 suspendedInConfig: marker(d.metadata?.annotations?.[SUSPENDED_MARKER]),
                 ...(Number.isFinite(wanted) ? { wantedAtMs: wanted } : {}),
             };
         },
-        async touch(userId) {
-            // Metadata only: it does not roll the pod, and Pulumi does not own this annotation.
-            const body = { metadata: { annotations: { [WANTED_AT_ANNOTATION]: new Date().toISOString() } } };
-            const a = await call("PATCH", `${path(userId)}?fieldManager=${manager}`, body, "application/merge-patch+json");
-            if (a.status !== 200) throw new ControlError(`annotate deployment ${opts.deploymentName(userId)}: ${why(a)}`, a.status);
-        },
+        ...(opts.wakeMarks === undefined
+            ? {}
+            : {
+                  // A ConfigMap of its own, not the Deployment: a backend allowed to patch Deployments could change what they run.
+                  async touch(userId: string) {
+                      const a = await call("PATCH", `${marksPath}?fieldManager=${manager}`, { data: { [userId]: new Date().toISOString() } }, "application/merge-patch+json");
+                      if (a.status !== 200) throw new ControlError(`mark ${JSON.stringify(userId)} wanted in configmap ${opts.wakeMarks}: ${why(a)}`, a.status);
+                  },
+              }),
         start: (userId) => scale(userId, 1),
         stop: (userId) => scale(userId, 0),
     };

@@ -7,11 +7,12 @@
  * - `SUSPENDER_IDLE_MINUTES`: the stack's `idleSuspendMinutes`;
  * - `SUSPENDER_USERS_FILE`: a JSON file `{ "<id>": { "endpoint", "connectionToken", "server" } }` (a
  *   mounted Secret: the tokens never go through the environment or the command line);
- * - `SUSPENDER_NAMESPACE` (kubernetes); `SUSPENDER_INTERVAL_SECONDS` (optional).
+ * - `SUSPENDER_NAMESPACE` and `SUSPENDER_WAKE_MARKS` (kubernetes: the ConfigMap wakes mark users in);
+ * - `SUSPENDER_INTERVAL_SECONDS`, `SUSPENDER_HEARTBEAT_FILE` (rewritten after every round; the probes read it), both optional.
  *
  * Exit: 2 on bad settings (the message names the variable), 0 after SIGTERM/SIGINT once the round in hand is done.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dockerControl, kubernetesControl, type ServerControl } from "./control";
 import { IdleSuspender, type SuspendTarget } from "./suspender";
 
@@ -66,14 +67,21 @@ function main(): void {
     let control: ServerControl;
     if (env.SUSPENDER_PLATFORM === "kubernetes") {
         if (!env.SUSPENDER_NAMESPACE) fail("SUSPENDER_NAMESPACE is not set (platform kubernetes)");
-        control = kubernetesControl({ namespace: env.SUSPENDER_NAMESPACE, deploymentName: server });
+        control = kubernetesControl({ namespace: env.SUSPENDER_NAMESPACE, deploymentName: server, wakeMarks: env.SUSPENDER_WAKE_MARKS || undefined });
     } else if (env.SUSPENDER_PLATFORM === "docker") {
         control = dockerControl({ containerName: server });
     } else {
         fail(`SUSPENDER_PLATFORM ${JSON.stringify(env.SUSPENDER_PLATFORM)} is not accepted; use "kubernetes" or "docker"`);
     }
     const targets: SuspendTarget[] = [...users].map(([id, u]) => ({ id, endpoint: u.endpoint, connectionToken: u.connectionToken }));
-    const suspender = new IdleSuspender({ users: targets, control, idleMs: minutes * 60_000, intervalMs: interval });
+    const heartbeat = env.SUSPENDER_HEARTBEAT_FILE;
+    const suspender = new IdleSuspender({
+        users: targets,
+        control,
+        idleMs: minutes * 60_000,
+        intervalMs: interval,
+        onRound: heartbeat ? (summary) => writeFileSync(heartbeat, `${JSON.stringify(summary)}\n`) : undefined,
+    });
     const stop = (): void => void suspender.stop().then(() => process.exit(0));
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);

@@ -34,6 +34,8 @@ export interface IdleSuspenderOptions {
     readonly rpcTimeoutMs?: number;
     /** One JSON object per line. Default: stdout. */
     readonly log?: (entry: Record<string, unknown>) => void;
+    /** Called after every round (the container writes its heartbeat file here). */
+    readonly onRound?: (summary: RoundSummary) => void;
     /** For tests. Default Date.now. */
     readonly now?: () => number;
 }
@@ -102,6 +104,7 @@ export class IdleSuspender {
         }
         const summary = { ...counts, ms: this.now() - t0 };
         this.log({ event: "suspend.summary", users: this.opts.users.length, ...summary });
+        this.opts.onRound?.(summary);
         return summary;
     }
 
