@@ -14,6 +14,8 @@ import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/cont
 import { cliCacheIsWarm, defaultCliCacheDir, startCliServer, type CliServer } from "./local/cli-server";
 import { startHaproxy, type Haproxy } from "./local/haproxy";
 import { freePort, startRedis, type RedisProcess } from "./local/redis";
+import * as http from "node:http";
+import { listenOnLoopback } from "./local/loopback";
 import { startStubModel, type StubModel, type StubModelOptions } from "./local/stub-model";
 import { GITHUB_API_URL_ENV, startFakeGitHub, type FakeGitHub } from "./local/fake-github";
 import { waitForPing } from "./rpc";
@@ -122,9 +124,11 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
 
     let stopping: Promise<void> | undefined;
     let stopSuspender: (() => Promise<void>) | undefined;
+    let stopControl: (() => Promise<void>) | undefined;
     const stop = (): Promise<void> => {
         stopping ??= (async () => {
             await stopSuspender?.();
+            await stopControl?.();
             await haproxy?.stop();
             await Promise.all([...servers.values()].map((s) => s.stop()));
             await redis?.stop();
@@ -219,6 +223,32 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
                 }),
         };
 
+        // The control over loopback HTTP too, for backends in another process (localFleetControl).
+        let controlServer: http.Server;
+        let controlInfo: { controlUrl: string; controlToken: string } | undefined;
+        if (mode === "per-user") {
+            const controlToken = token();
+            controlServer = http.createServer((req, res) => {
+                const m = /^\/users\/([^/]+)(\/start|\/stop|\/touch)?$/.exec(req.url ?? "");
+                const reply = (status: number, body?: unknown): void => {
+                    res.writeHead(status, { "Content-Type": "application/json" });
+                    res.end(body === undefined ? "" : JSON.stringify(body));
+                };
+                if (req.headers.authorization !== `Bearer ${controlToken}`) return reply(401, { message: "wrong or missing bearer token" });
+                if (!m) return reply(404, { message: "use /users/<id>[/start|/stop|/touch]" });
+                const id = decodeURIComponent(m[1]);
+                const verb = m[2] ?? "";
+                const op = req.method === "GET" && verb === "" ? control.state(id) : req.method === "POST" && verb === "/start" ? control.start(id) : req.method === "POST" && verb === "/stop" ? control.stop(id) : req.method === "POST" && verb === "/touch" ? (control.touch as (u: string) => Promise<void>)(id) : undefined;
+                if (!op) return reply(405, { message: `${req.method} ${verb || "/"} is not accepted` });
+                (op as Promise<unknown>).then(
+                    (r) => reply(r === undefined ? 204 : 200, r),
+                    (e: unknown) => reply(409, { message: (e as Error).message }),
+                );
+            });
+            const listener = await listenOnLoopback(controlServer);
+            controlInfo = { controlUrl: `http://127.0.0.1:${listener.port}`, controlToken };
+            stopControl = () => listener.stop();
+        }
         let outputs: FleetOutputs;
         if (mode === "shared") {
             if (opts.redis !== false) {
@@ -263,6 +293,7 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
                 replicas: initial.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
                 ...credentialOutputs,
                 users,
+                ...(controlInfo ? { idleSuspend: { ...(opts.idleSuspendMs !== undefined ? { minutes: opts.idleSuspendMs / 60_000 } : {}), ...controlInfo } } : {}),
             };
         }
 
@@ -319,6 +350,7 @@ interface FleetCliArgs {
     mode: "shared" | "per-user";
     users: string[];
     keep: boolean;
+    idleSuspendMinutes?: number;
 }
 
 export function parseFleetArgs(argv: readonly string[]): FleetCliArgs {
@@ -340,8 +372,13 @@ export function parseFleetArgs(argv: readonly string[]): FleetCliArgs {
             args.mode = m;
         } else if (a === "--users") args.users = next().split(",").map((u) => u.trim()).filter(Boolean);
         else if (a === "--keep") args.keep = true;
+        else if (a === "--idle-suspend-minutes") {
+            const n = Number(next());
+            if (!(n > 0)) throw new Error("--idle-suspend-minutes must be a positive number (fractions allowed here, for demos)");
+            args.idleSuspendMinutes = n;
+        }
         else if (a === "--help" || a === "-h") {
-            throw new Error("usage: fleet:local -- --replicas N --outputs file.json [--mode shared|per-user] [--users a,b] [--keep]");
+            throw new Error("usage: fleet:local -- --replicas N --outputs file.json [--mode shared|per-user] [--users a,b] [--idle-suspend-minutes N] [--keep]");
         } else throw new Error(`unknown argument ${a}`);
     }
     return args;
@@ -352,7 +389,14 @@ async function main(): Promise<void> {
     // A stale file from an earlier run would point clients at dead processes: it only exists while healthy.
     if (args.outputs) rmSync(args.outputs, { force: true });
     const log = (l: string): void => console.error(`[fleet] ${l}`);
-    const fleet = await startLocalFleet({ mode: args.mode, replicas: args.replicas, users: args.users, keep: args.keep, log });
+    const fleet = await startLocalFleet({
+        mode: args.mode,
+        replicas: args.replicas,
+        users: args.users,
+        keep: args.keep,
+        log,
+        ...(args.idleSuspendMinutes !== undefined ? { idleSuspendMs: args.idleSuspendMinutes * 60_000 } : {}),
+    });
     let shuttingDown = false;
     const shutdown = (sig: string): void => {
         if (shuttingDown) return;

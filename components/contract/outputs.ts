@@ -95,5 +95,13 @@ export interface FleetOutputs {
      * per-user mode with `idleSuspendMinutes`: the window, and on Kubernetes the Role a backend's
      * ServiceAccount is bound to for `ensureRunning` and the ConfigMap its wakes mark users in.
      */
-    readonly idleSuspend?: { readonly minutes: number; readonly wakerRole?: string; readonly wakeMarks?: string };
+    readonly idleSuspend?: {
+        /** The window (absent on a local fleet started without a suspender). */
+        readonly minutes?: number;
+        readonly wakerRole?: string;
+        readonly wakeMarks?: string;
+        /** local fleet: its control endpoint (`localFleetControl` in `@copilot-fleet/client`) and bearer token (secret). */
+        readonly controlUrl?: string;
+        readonly controlToken?: string;
+    };
 }

@@ -91,12 +91,12 @@ describe("dockerControl", () => {
     it("stops and starts the container over the engine socket and reads the label", async () => {
         const sock = path.join(dir, "docker.sock");
         const api = await fake((r) => {
-            if (r.url === "/containers/copilot-u-alice/json") return { status: 200, body: { State: { Running: true }, Config: { Labels: { "copilot-fleet.github.com/suspended": "false" } } } };
+            if (r.url === "/containers/copilot-u-alice/json") return { status: 200, body: { State: { Running: true }, Config: { Labels: { "copilot-fleet.github.com/suspended": "false" } }, NetworkSettings: { Ports: { "4321/tcp": [{ HostIp: "127.0.0.1", HostPort: "32801" }] } } } };
             if (r.url.endsWith("/start")) return { status: 304 };
             return { status: 204 };
         }, sock);
         const c = dockerControl({ containerName: (u) => `copilot-u-${u}`, socketPath: sock });
-        expect(await c.state("alice")).toEqual({ running: true, suspendedInConfig: false });
+        expect(await c.state("alice")).toEqual({ running: true, suspendedInConfig: false, endpoint: "127.0.0.1:32801" });
         await c.stop("alice");
         await c.start("alice");
         expect(api.seen.map((s) => `${s.method} ${s.url}`)).toEqual(["GET /containers/copilot-u-alice/json", "POST /containers/copilot-u-alice/stop?t=10", "POST /containers/copilot-u-alice/start"]);

@@ -7,7 +7,7 @@
  * "busy" holds one turn in flight longer than the window, "off" is `suspended: true` in config.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureRunning, WakeRefusedError, type ServerControl } from "@copilot-fleet/client";
+import { ensureRunning, localFleetControl, WakeRefusedError, type ServerControl } from "@copilot-fleet/client";
 import type { CopilotSession } from "@github/copilot-sdk";
 import { startLocalFleet, type LocalFleet } from "../../smoke/local-fleet";
 import { probe } from "../../smoke/rpc";
@@ -147,6 +147,21 @@ describe("wake on demand", () => {
         expect(await running("racer")).toBe(true);
         expect((await probe(r.endpoint, user("racer").connectionToken)).ok).toBe(true);
     }, 90_000);
+
+    it("wakes through the outputs file's control endpoint, as a backend in another process would", async () => {
+        const info = fleet.outputs.idleSuspend;
+        expect(info?.minutes).toBe(IDLE_MS / 60_000);
+        const remote = localFleetControl({ url: info?.controlUrl as string, token: info?.controlToken as string });
+        await waitFor("idle to be suspended", async () => !(await running("idle")), 4 * IDLE_MS);
+        expect((await remote.state("idle")).running).toBe(false);
+        const r = await wake("idle", remote);
+        expect(r.started).toBe(true);
+        const s = await pool.client(r.endpoint, user("idle").connectionToken).resumeSession(idleSessionId, sessionConfig(fleet.outputs));
+        expect(await turn(s, "and again?")).toMatch(/and again/);
+        await s.disconnect();
+        await expect(localFleetControl({ url: info?.controlUrl as string, token: "wrong" }).state("idle")).rejects.toThrow(/401: wrong or missing bearer token/);
+        await expect(remote.start("off")).rejects.toThrow(/suspended in config/);
+    }, 60_000);
 
     it("never wakes a user suspended in config, and says why", async () => {
         await expect(wake("off")).rejects.toThrow(WakeRefusedError);

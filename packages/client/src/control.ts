@@ -186,8 +186,15 @@ export function dockerControl(opts: DockerControlOptions): ServerControl {
         async state(userId) {
             const a = await call("GET", `/containers/${name(userId)}/json`);
             if (a.status !== 200) throw new ControlError(`inspect container ${opts.containerName(userId)}: ${why(a)}`, a.status);
-            const c = JSON.parse(a.body) as { State?: { Running?: boolean; Restarting?: boolean }; Config?: { Labels?: Record<string, string> } };
-            return { running: c.State?.Running === true || c.State?.Restarting === true, suspendedInConfig: marker(c.Config?.Labels?.[SUSPENDED_MARKER]) };
+            const c = JSON.parse(a.body) as {
+                State?: { Running?: boolean; Restarting?: boolean };
+                Config?: { Labels?: Record<string, string> };
+                NetworkSettings?: { Ports?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> };
+            };
+            // The engine picks the loopback port at each start, so a restarted container may answer on a new one.
+            const bound = Object.values(c.NetworkSettings?.Ports ?? {}).find((b) => b && b.length > 0)?.[0];
+            const endpoint = bound?.HostPort ? `${bound.HostIp && bound.HostIp !== "0.0.0.0" ? bound.HostIp : "127.0.0.1"}:${bound.HostPort}` : undefined;
+            return { running: c.State?.Running === true || c.State?.Restarting === true, suspendedInConfig: marker(c.Config?.Labels?.[SUSPENDED_MARKER]), ...(endpoint ? { endpoint } : {}) };
         },
         async start(userId) {
             const a = await call("POST", `/containers/${name(userId)}/start`);
@@ -246,5 +253,32 @@ export function aciControl(opts: AciControlOptions): ServerControl {
         },
         start: (u) => action(u, "start"),
         stop: (u) => action(u, "stop"),
+    };
+}
+
+export interface LocalFleetControlOptions {
+    /** `idleSuspend.controlUrl` from the local fleet's outputs file (`http://127.0.0.1:<port>`). */
+    readonly url: string;
+    /** `idleSuspend.controlToken` from the same file (secret). */
+    readonly token: string;
+}
+
+/**
+ * The local fleet's control (`npm run fleet:local -- --mode per-user ...`), for backends and tests in
+ * another process: the same start/stop/state/touch over a loopback HTTP endpoint with a bearer token.
+ */
+export function localFleetControl(opts: LocalFleetControlOptions): ServerControl {
+    const base = new URL(opts.url);
+    const call = async (method: string, userId: string, verb = ""): Promise<HttpAnswer> => {
+        const a = await request({ tls: false, host: base.hostname, port: base.port, method, path: `/users/${encodeURIComponent(userId)}${verb}`, headers: { Authorization: `Bearer ${opts.token}` } });
+        if (a.status !== 200 && a.status !== 204) throw new ControlError(`${method} ${verb || "state"} of local user ${JSON.stringify(userId)}: ${why(a)}`, a.status);
+        return a;
+    };
+    return {
+        platform: "local",
+        state: async (u) => JSON.parse((await call("GET", u)).body) as UserServerState,
+        start: async (u) => void (await call("POST", u, "/start")),
+        stop: async (u) => void (await call("POST", u, "/stop")),
+        touch: async (u) => void (await call("POST", u, "/touch")),
     };
 }
