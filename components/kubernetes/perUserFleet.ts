@@ -476,7 +476,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
             });
             const suspender = new KubernetesIdleSuspender(
                 `${name}-idle-suspender`,
-                { namespace: args.namespace, fleet: name, idleMinutes: minutes, users: pulumi.secret(entries), deployments: list.map((s) => s.deploymentName), image: args.suspenderImage },
+                { namespace: args.namespace, fleet: name, idleMinutes: minutes, users: pulumi.secret(entries), deployments: list.map((s) => s.deploymentName), image: args.suspenderImage, port: fleetSpec.port },
                 { parent: this },
             );
             this.idleSuspend = pulumi.output({ minutes, wakerRole: suspender.wakerRole, wakeMarks: suspender.wakeMarks });

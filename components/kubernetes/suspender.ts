@@ -21,7 +21,11 @@ import {
     suspenderUsersJson,
     SuspenderUserEntry,
 } from "../contract/suspend";
-import { credentialsDigest, CREDENTIALS_DIGEST_ANNOTATION, LABELS } from "./render";
+import { credentialsDigest, CREDENTIALS_DIGEST_ANNOTATION, LABELS, serverSelector } from "./render";
+import { dnsEgressRule } from "./egress";
+
+/** Ports the Kubernetes API answers on: 443 for the `kubernetes` Service, 6443 where it is reached directly. */
+export const KUBE_API_PORTS = [443, 6443] as const;
 
 /** Label values of the suspender's pod: a component of the fleet, never selected as a server. */
 export function suspenderLabels(fleet: string): Record<string, string> {
@@ -53,6 +57,8 @@ export interface IdleSuspenderArgs {
     readonly deployments: readonly string[];
     /** The Node.js image. Default DEFAULT_SUSPENDER_IMAGE. */
     readonly image?: string;
+    /** The servers' port (4321). */
+    readonly port: number;
 }
 
 /** ServiceAccount, Roles, RoleBinding, wake-marks ConfigMap, code ConfigMap, users Secret, Deployment. */
@@ -141,6 +147,25 @@ export class KubernetesIdleSuspender extends pulumi.ComponentResource {
                 },
             },
             { parent: this, dependsOn: [binding, marks, code, users] },
+        );
+
+        // Nothing may connect to it; it may reach DNS, the API server and the fleet's servers' port, nothing else.
+        new k8s.networking.v1.NetworkPolicy(
+            names.deployment,
+            {
+                metadata: meta(names.deployment),
+                spec: {
+                    podSelector: { matchLabels: suspenderSelector(args.fleet) },
+                    policyTypes: ["Ingress", "Egress"],
+                    egress: [
+                        dnsEgressRule(),
+                        // The API server's address is not known here (and a ClusterIP is rewritten before policies see it on some CNIs).
+                        { ports: KUBE_API_PORTS.map((port) => ({ protocol: "TCP", port })) },
+                        { to: [{ podSelector: { matchLabels: serverSelector(args.fleet) } }], ports: [{ protocol: "TCP", port: args.port }] },
+                    ],
+                },
+            },
+            child,
         );
 
         this.wakerRole = names.waker;

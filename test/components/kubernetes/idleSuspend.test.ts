@@ -126,6 +126,14 @@ describe("idle suspend on Kubernetes", () => {
                 ports: [{ protocol: "TCP", port: 4321 }],
             });
         }
+        // Its own policy: nothing in; out only to DNS, the API server and the servers' port.
+        const own = inputs(find("kubernetes:networking.k8s.io/v1:NetworkPolicy", "copilot-idle-suspender")).spec;
+        expect(own.ingress).toBeUndefined();
+        expect(own.policyTypes).toEqual(["Ingress", "Egress"]);
+        expect(own.egress.slice(1)).toEqual([
+            { ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] },
+            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "copilot-cli", "app.kubernetes.io/instance": "copilot", "app.kubernetes.io/component": "server" } } }], ports: [{ protocol: "TCP", port: 4321 }] },
+        ]);
         // The suspender pod is not a server pod: no server policy selects it as one.
         const pod = inputs(find(DEPLOYMENT, "copilot-idle-suspender")).spec.template.metadata.labels;
         expect(pod["app.kubernetes.io/component"]).toBe("idle-suspender");
@@ -135,7 +143,7 @@ describe("idle suspend on Kubernetes", () => {
     it("passes every object through the real Kubernetes schema", async () => {
         await deployUnderMocks(base);
         const objects = rec.resources.filter(isKubernetesObject);
-        expect(objects.filter((r) => r.name.includes("suspender") || r.name.includes("waker") || r.name.includes("wake-marks")).length).toBe(8);
+        expect(objects.filter((r) => r.name.includes("suspender") || r.name.includes("waker") || r.name.includes("wake-marks")).length).toBe(9);
         for (const r of objects) validateAgainstSchema(r);
     });
 });
