@@ -21,7 +21,7 @@ import {
     suspenderUsersJson,
     SuspenderUserEntry,
 } from "../contract/suspend";
-import { quantityToCpus, quantityToMegabytes, SECRET_CONTAINER_OPTIONS } from "./render";
+import { CONTAINER_OPTIONS, goDuration, imageId, quantityToCpus, quantityToMegabytes } from "./render";
 
 /** Where the engine's socket is on the host and in the container. */
 export const DOCKER_SOCKET = "/var/run/docker.sock";
@@ -49,7 +49,7 @@ export class DockerIdleSuspender extends pulumi.ComponentResource {
             name,
             {
                 name,
-                image: args.image ?? DEFAULT_SUSPENDER_IMAGE,
+                image: imageId(`${name}-image`, args.image ?? DEFAULT_SUSPENDER_IMAGE, this),
                 command: ["node", `${SUSPENDER_CODE_DIR}/suspender-main.js`],
                 envs: Object.entries(suspenderEnv("docker", args.idleMinutes)).map(([k, v]) => `${k}=${v}`),
                 uploads: [
@@ -60,8 +60,10 @@ export class DockerIdleSuspender extends pulumi.ComponentResource {
                 networksAdvanced: args.networks.map((n) => ({ name: n })),
                 capabilities: { drops: ["ALL"] },
                 securityOpts: ["no-new-privileges:true"],
-                healthcheck: { tests: ["CMD", ...probe], interval: `${suspenderIntervalSeconds(args.idleMinutes)}s`, timeout: "5s", retries: 3, startPeriod: "30s" },
+                // Durations in the form the provider reads back (goDuration), or every up would replace it.
+                healthcheck: { tests: ["CMD", ...probe], interval: goDuration(suspenderIntervalSeconds(args.idleMinutes)), timeout: goDuration(5), retries: 3, startPeriod: goDuration(30) },
                 memory: quantityToMegabytes(SUSPENDER_RESOURCES.memoryLimit),
+                memorySwap: quantityToMegabytes(SUSPENDER_RESOURCES.memoryLimit),
                 memoryReservation: quantityToMegabytes(SUSPENDER_RESOURCES.memoryRequest),
                 cpus: quantityToCpus(SUSPENDER_RESOURCES.cpuLimit),
                 restart: "unless-stopped",
@@ -69,7 +71,7 @@ export class DockerIdleSuspender extends pulumi.ComponentResource {
                 logDriver: "json-file",
                 logOpts: { "max-size": "10m", "max-file": "3" },
             },
-            { parent: this, ...SECRET_CONTAINER_OPTIONS },
+            { parent: this, ...CONTAINER_OPTIONS },
         );
         this.containerName = container.name;
         this.registerOutputs({ containerName: this.containerName });

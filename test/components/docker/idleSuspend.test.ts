@@ -49,7 +49,11 @@ describe("idle suspend on Docker", () => {
         const { resolved } = await deployUnderMocks(base);
         const s = find("copilot-idle-suspender");
         const i = s.inputs as Obj;
-        expect(i.image).toBe("docker.io/library/node:20.19.5-bookworm-slim");
+        // By image ID (as every fleet container on Docker): a RemoteImage pulls the pinned Node.js image.
+        const img = rec.resources.find((r) => r.type === "docker:index/remoteImage:RemoteImage" && r.name === "copilot-idle-suspender-image");
+        expect((img?.inputs as Obj).name).toBe("docker.io/library/node:20.19.5-bookworm-slim");
+        expect(i.image).toBe((img?.state as Obj).imageId);
+        expect(i.image).toMatch(/^sha256:[0-9a-f]{64}$/);
         expect(i.command).toEqual(["node", "/opt/copilot-fleet/suspender/suspender-main.js"]);
         expect(i.mounts).toEqual([{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]);
         expect((i.networksAdvanced as Obj[]).map((n) => n.name).sort()).toEqual(["copilot-u-alice-net", "copilot-u-bob-net"]);
