@@ -113,7 +113,8 @@ export class KubernetesIdleSuspender extends pulumi.ComponentResource {
                             serviceAccountName: names.sa,
                             // Only this container gets the token, through a projected volume (not every container by default).
                             automountServiceAccountToken: true,
-                            securityContext: { runAsNonRoot: true, runAsUser: SUSPENDER_UID, runAsGroup: SUSPENDER_UID, seccompProfile: { type: "RuntimeDefault" } },
+                            // fsGroup: the users Secret's files are root-owned; group-readable (0440) by this gid only.
+                            securityContext: { runAsNonRoot: true, runAsUser: SUSPENDER_UID, runAsGroup: SUSPENDER_UID, fsGroup: SUSPENDER_UID, seccompProfile: { type: "RuntimeDefault" } },
                             containers: [
                                 {
                                     name: "suspender",
@@ -139,7 +140,7 @@ export class KubernetesIdleSuspender extends pulumi.ComponentResource {
                             ],
                             volumes: [
                                 { name: "code", configMap: { name: names.code } },
-                                { name: "users", secret: { secretName: names.users, defaultMode: 0o400 } },
+                                { name: "users", secret: { secretName: names.users, defaultMode: 0o440 } },
                                 { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
                             ],
                         },

@@ -94,7 +94,9 @@ describe("idle suspend on Kubernetes", () => {
         expect(c.image).toBe("docker.io/library/node:20.19.5-bookworm-slim");
         expect(c.command).toEqual(["node", "/opt/copilot-fleet/suspender/suspender-main.js"]);
         expect(pod.serviceAccountName).toBe("copilot-idle-suspender");
-        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
+        // The tokens file: readable by the suspender's group, nobody else.
+        expect((pod.volumes as Obj[]).find((v) => v.name === "users")).toEqual({ name: "users", secret: { secretName: "copilot-idle-suspender-users", defaultMode: 0o440 } });
         expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } });
         expect(c.resources).toEqual({ requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
         expect(c.readinessProbe.exec.command[0]).toBe("node");
