@@ -27,7 +27,8 @@
 #                             not served); installed as 4.21.2
 #   docker plugin             scripts/engine/pulumi-resource-docker: kreuzwerker's Terraform docker
 #                             provider, bridged (pulumi-docker's provider module is not served);
-#                             installed as 5.2.0. Lacks docker.Image (native code in pulumi-docker)
+#                             installed as 5.2.0; docker.Image (native code in pulumi-docker) is our
+#                             own local build through the Engine API (image.go), without push
 #
 # Usage: scripts/pulumi-engine.sh [--force] [--only STEP[,STEP...]]
 #   STEP: cli, langhost, yaml, kubernetes, random, docker, plugins (the `pulumi plugin install` step)

@@ -20,8 +20,11 @@ type ContainerArgs = docker.ContainerArgs;
  *   on podman's Docker API): podman reports the stop signal as a number ("15"), reports no log
  *   options, and adds tmpfs mounts on /run, /tmp and /var/tmp to read-only containers. This package
  *   sets none of the three from config, so nothing it manages is hidden by ignoring them.
+ * - `deleteBeforeReplace`: every container has a fixed name, and the engine cannot create a second
+ *   container under the name before the first is gone ("the container name is already in use", in a
+ *   real suspend, which replaces the container).
  */
-export const CONTAINER_OPTIONS = { additionalSecretOutputs: ["envs", "uploads"], ignoreChanges: ["stopSignal", "logOpts", "tmpfs"] };
+export const CONTAINER_OPTIONS = { additionalSecretOutputs: ["envs", "uploads"], ignoreChanges: ["stopSignal", "logOpts", "tmpfs"], deleteBeforeReplace: true };
 
 /**
  * CPU limit as the provider reads it back (`"2.0"`, `"0.25"`): any other spelling of the same number

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig } from "../config";
-import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../contract/haproxy";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig, RESOLV_CONF } from "../contract/haproxy";
 import { ReplicaOutput, replicaNames } from "../contract/outputs";
 import { SECRET_KEYS, ServerSpec } from "../contract/server";
 import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
@@ -10,8 +10,13 @@ import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
 import { bridgeNetwork, HELPER_LIMITS, imageId, stableLabels, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
 
-/** Docker's embedded DNS, which resolves container names on user-defined networks. */
-export const DOCKER_DNS = "127.0.0.11:53";
+/**
+ * The engine's DNS, which resolves container names on user-defined networks, as the container's
+ * resolv.conf names it. Not Docker's fixed 127.0.0.11: podman's Docker API serves names from
+ * aardvark-dns at the network gateway, and a balancer pinned to 127.0.0.11 there never re-resolved a
+ * replica (a real CLI upgrade on podman left it with no backend up).
+ */
+export const ENGINE_DNS = RESOLV_CONF;
 
 export interface DockerSharedFleetArgs {
     /** Image reference (CopilotImage output or the `image` config key). */
@@ -93,7 +98,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                     bind: `*:${args.spec.port}`,
                     backends: names.map((n) => ({ name: n, address: `${n}:${args.spec.port}` })),
                     connectionToken: t,
-                    resolver: DOCKER_DNS,
+                    resolver: ENGINE_DNS,
                     metricsBind: `*:${HAPROXY_METRICS_PORT}`,
                 }),
             ),

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStubModel, StubModel } from "../../smoke/local/stub-model";
-import { ensureBaseImage, ensureReleaseFiles, pinnedCliVersion, podman, PodmanService, RELEASE_ASSET_X64, REPO_ROOT, run, startPodmanService, startReleaseMirror } from "../helpers/containers";
+import { acquireLock, ensureBaseImage, ensureReleaseFiles, pinnedCliVersion, podman, PodmanService, RELEASE_ASSET_X64, REPO_ROOT, run, startPodmanService, startReleaseMirror } from "../helpers/containers";
 import type { FleetOutputs } from "../../components/contract/outputs";
 import { waitForPing } from "../../smoke/rpc";
 import { changeSummary, EngineStack } from "../helpers/engine";
@@ -31,7 +31,12 @@ let mirror: Awaited<ReturnType<typeof startReleaseMirror>>;
 let baseImage: string;
 const apiKey = randomBytes(16).toString("hex");
 
+let releaseEngine: (() => void) | undefined;
+
 beforeAll(async () => {
+    // The stacks deploy fixed container names (copilot-1, copilot-lb, ...) into the one test storage:
+    // one suite at a time on this machine, whichever process runs it.
+    releaseEngine = await acquireLock("docker-engine-suite", 40 * 60_000);
     work = mkdtempSync(path.join(os.tmpdir(), "cf-engine-docker-"));
     const [pinned, old] = await Promise.all([ensureReleaseFiles(), ensureReleaseFiles(OLD_CLI_VERSION)]);
     mirror = await startReleaseMirror({
@@ -42,13 +47,14 @@ beforeAll(async () => {
     await ensureStandInImages();
     service = await startPodmanService(work);
     stub = await startStubModel({ host: "0.0.0.0", apiKey });
-}, STEP_MS);
+}, 60 * 60_000);
 
 afterAll(async () => {
     await stub?.stop();
     await mirror?.stop();
     await service?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
+    releaseEngine?.();
 });
 
 function fleetStack(stack: string, extra: Record<string, string>, cliVersion = pinnedCliVersion()): EngineStack {
@@ -172,7 +178,7 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
             try {
                 const s = await pool.client(outputs.endpoint as string).createSession(sessionConfig(outputs));
                 sessionId = s.sessionId;
-                await turn(s, "remember the word pineapple");
+                await turn(s, "remember the word pineapple", 120_000);
                 await s.disconnect();
             } finally {
                 await pool.stopAll();
@@ -185,16 +191,17 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
             for (const n of ["copilot-1", "copilot-2", "copilot-3"]) expect(idsAfter.get(`Container ${n}`), n).not.toBe(idsBefore.get(`Container ${n}`));
             for (const n of ["Volume copilot-session-state", "Container copilot-redis", "Container copilot-lb", "Network copilot-net"]) expect(idsAfter.get(n), n).toBe(idsBefore.get(n));
             const after = (await stack.outputs(true)) as unknown as FleetOutputs;
-            for (const r of after.replicas ?? []) {
-                const probe = await waitForPing(r.endpoint, after.connectionToken as string, 120_000);
-                expect(probe.ok, r.name).toBe(true);
+            // Every replica, then the balancer (its health checks have to see the new replicas up).
+            for (const t of [...(after.replicas ?? []), { name: "load balancer", endpoint: after.endpoint as string }]) {
+                const probe = await waitForPing(t.endpoint, after.connectionToken as string, 120_000);
+                expect(probe.ok, t.name).toBe(true);
             }
             const pool2 = new ClientPool(after.connectionToken as string);
             try {
                 const resumed = await pool2.client(after.endpoint as string).resumeSession(sessionId, sessionConfig(after));
                 const texts = (await sessionEvents(resumed)).map((e) => JSON.stringify(e.data ?? {}));
                 expect(texts.some((t) => t.includes("remember the word pineapple"))).toBe(true);
-                expect(await turn(resumed, "what was the word?")).not.toBe("");
+                expect(await turn(resumed, "what was the word?", 120_000)).not.toBe("");
                 await resumed.disconnect();
             } finally {
                 await pool2.stopAll();

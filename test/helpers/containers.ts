@@ -206,6 +206,20 @@ async function imageCreated(ref: string): Promise<Date | undefined> {
 // A cross-process lock (the tests and the bench may run at once; both would build the same base)
 
 async function withLock<T>(name: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    const release = await acquireLock(name, timeoutMs);
+    try {
+        return await fn();
+    } finally {
+        release();
+    }
+}
+
+/**
+ * Takes the cross-process lock `name` (a folder under CACHE_DIR holding the owner's pid; a dead
+ * owner's lock is taken over) and returns its release. For suites that hold a shared resource across
+ * many tests, such as the engine suites that deploy fixed container names into one podman storage.
+ */
+export async function acquireLock(name: string, timeoutMs: number): Promise<() => void> {
     const dir = path.join(CACHE_DIR, `${name}.lock`);
     mkdirSync(CACHE_DIR, { recursive: true });
     const deadline = Date.now() + timeoutMs;
@@ -229,11 +243,7 @@ async function withLock<T>(name: string, timeoutMs: number, fn: () => Promise<T>
             await sleep(500);
         }
     }
-    try {
-        return await fn();
-    } finally {
-        rmSync(dir, { recursive: true, force: true });
-    }
+    return () => rmSync(dir, { recursive: true, force: true });
 }
 
 function pidAlive(pid: number): boolean {

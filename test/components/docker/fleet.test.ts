@@ -195,7 +195,7 @@ describe("docker shared fleet", () => {
                 bind: "*:4321",
                 backends: ["copilot-1", "copilot-2", "copilot-3"].map((n) => ({ name: n, address: `${n}:4321` })),
                 connectionToken: token,
-                resolver: "127.0.0.11:53",
+                resolver: "resolv.conf",
                 metricsBind: "*:8404",
             }),
         );
@@ -276,6 +276,8 @@ describe("docker per-user fleet", () => {
         // The provider starts or stops a container only on create: a suspend must replace it (a real up left it running).
         for (const n of ["copilot-u-carol", "copilot-u-alice"]) {
             expect(rec.one("docker:index/container:Container", n).opts.replaceOnChanges, n).toEqual(expect.arrayContaining(["start", "mustRun"]));
+            // A fixed name: the old container must go before the new one is made.
+            expect(rec.one("docker:index/container:Container", n).opts.deleteBeforeReplace, n).toBe(true);
         }
     });
 });
