@@ -13,10 +13,13 @@ import * as path from "node:path";
 import type { FleetOutputs, ReplicaOutput, UserOutput } from "../components/contract/outputs";
 import { cliCacheIsWarm, defaultCliCacheDir, startCliServer, type CliServer } from "./local/cli-server";
 import { startHaproxy, type Haproxy } from "./local/haproxy";
-import { startRedis, type RedisProcess } from "./local/redis";
+import { freePort, startRedis, type RedisProcess } from "./local/redis";
+import * as http from "node:http";
+import { listenOnLoopback } from "./local/loopback";
 import { startStubModel, type StubModel, type StubModelOptions } from "./local/stub-model";
 import { GITHUB_API_URL_ENV, startFakeGitHub, type FakeGitHub } from "./local/fake-github";
 import { waitForPing } from "./rpc";
+import { IdleSuspender, SUSPENDED_MARKER, type ServerControl } from "@copilot-fleet/client";
 
 export interface LocalFleetOptions {
     /** shared (default) or per-user. */
@@ -44,6 +47,15 @@ export interface LocalFleetOptions {
     readonly checkIntervalMs?: number;
     /** Parent dir for the fleet's temp dir. Default os.tmpdir(). */
     readonly baseDir?: string;
+    /**
+     * per-user mode: run the idle suspender (the same code the fleet's suspender container runs) in this
+     * process, stopping servers idle this long (ms). Default off. `fleet.control` can wake them either way.
+     */
+    readonly idleSuspendMs?: number;
+    /** Time between the suspender's rounds (ms). Default: its own (a tenth of the window, 5–60 s). */
+    readonly suspendIntervalMs?: number;
+    /** per-user mode: users that are `suspended: true` in config: never started, and a wake refuses them. */
+    readonly suspendedUsers?: readonly string[];
     /** Log progress lines here (the CLI passes console.error). */
     readonly log?: (line: string) => void;
 }
@@ -62,6 +74,13 @@ export interface LocalFleet {
     server(name: string): CliServer;
     /** Signal one replica and wait (bounded) until it has exited. */
     killReplica(name: string, signal?: NodeJS.Signals): Promise<void>;
+    /**
+     * per-user mode: start, stop and inspect one user's server, like the platforms' controls in
+     * `@copilot-fleet/client` (pass it to `ensureRunning`). A restarted server keeps its port when it can.
+     */
+    readonly control: ServerControl;
+    /** The idle suspender, when `idleSuspendMs` is set. */
+    readonly suspender?: IdleSuspender;
     /** Stops everything this fleet started; removes the temp dir unless `keep`. Idempotent. */
     stop(): Promise<void>;
 }
@@ -104,8 +123,12 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
     process.on("exit", onExit);
 
     let stopping: Promise<void> | undefined;
+    let stopSuspender: (() => Promise<void>) | undefined;
+    let stopControl: (() => Promise<void>) | undefined;
     const stop = (): Promise<void> => {
         stopping ??= (async () => {
+            await stopSuspender?.();
+            await stopControl?.();
             await haproxy?.stop();
             await Promise.all([...servers.values()].map((s) => s.stop()));
             await redis?.stop();
@@ -129,8 +152,9 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
         if (sessionStatePath) mkdirSync(sessionStatePath, { recursive: true });
         const sharedToken = mode === "shared" ? token() : undefined;
         const tokens = new Map(names.map((n) => [n, sharedToken ?? token()]));
-        const startOne = async (name: string): Promise<void> => {
+        const startOne = async (name: string, port?: number): Promise<void> => {
             const s = await startCliServer({
+                port,
                 name,
                 dir: path.join(dir, name),
                 connectionToken: tokens.get(name) as string,
@@ -146,10 +170,85 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             log(`${name}: ${s.endpoint} (pid ${s.pid})`);
         };
         // The first start unpacks ~235 MB into the cache; let one server do that before the rest share it.
-        const parallel = cliCacheIsWarm(cacheDir) ? names : names.slice(1);
-        if (parallel.length !== names.length) await startOne(names[0]);
-        await Promise.all(parallel.map(startOne));
+        const suspendedInConfig = new Set(mode === "per-user" ? (opts.suspendedUsers ?? []) : []);
+        for (const u of suspendedInConfig) if (!names.includes(u)) throw new Error(`suspended user ${JSON.stringify(u)} is not in users`);
+        // Suspended users get a port (their endpoint exists, as a Service does) but no process.
+        const reserved = new Map<string, number>();
+        for (const u of suspendedInConfig) reserved.set(u, await freePort());
+        const initial = names.filter((n) => !suspendedInConfig.has(n));
+        const parallel = cliCacheIsWarm(cacheDir) ? initial : initial.slice(1);
+        if (parallel.length !== initial.length) await startOne(initial[0]);
+        await Promise.all(parallel.map((n) => startOne(n)));
+        const portOf = (n: string): number => servers.get(n)?.port ?? (reserved.get(n) as number);
+        // One operation at a time per user: a stop racing a start runs after it, and the other way round.
+        const chains = new Map<string, Promise<unknown>>();
+        const serial = <T>(user: string, op: () => Promise<T>): Promise<T> => {
+            const next = (chains.get(user) ?? Promise.resolve()).then(op, op);
+            chains.set(user, next.catch(() => undefined));
+            return next;
+        };
+        const wantedAt = new Map<string, number>();
+        const known = (user: string): void => {
+            if (mode !== "per-user" || !names.includes(user)) throw new Error(`no user ${JSON.stringify(user)} in this local fleet`);
+        };
+        const control: ServerControl = {
+            platform: "local",
+            // Behind the user's pending start or stop, as a platform API answers after it accepted the change.
+            state: (user) =>
+                serial(user, async () => {
+                    known(user);
+                    const s = servers.get(user);
+                    const wanted = wantedAt.get(user);
+                    return { running: s?.isRunning() === true, suspendedInConfig: suspendedInConfig.has(user), endpoint: `127.0.0.1:${portOf(user)}`, ...(wanted ? { wantedAtMs: wanted } : {}) };
+                }),
+            async touch(user) {
+                known(user);
+                wantedAt.set(user, Date.now());
+            },
+            start: (user) =>
+                serial(user, async () => {
+                    known(user);
+                    if (suspendedInConfig.has(user)) throw new Error(`${user} is suspended in config (${SUSPENDED_MARKER}=true)`);
+                    if (servers.get(user)?.isRunning()) return;
+                    await startOne(user, portOf(user));
+                }),
+            stop: (user) =>
+                serial(user, async () => {
+                    known(user);
+                    const s = servers.get(user);
+                    if (s?.isRunning()) {
+                        await s.stop();
+                        log(`${user}: stopped (pid ${s.pid})`);
+                    }
+                }),
+        };
 
+        // The control over loopback HTTP too, for backends in another process (localFleetControl).
+        let controlServer: http.Server;
+        let controlInfo: { controlUrl: string; controlToken: string } | undefined;
+        if (mode === "per-user") {
+            const controlToken = token();
+            controlServer = http.createServer((req, res) => {
+                const m = /^\/users\/([^/]+)(\/start|\/stop|\/touch)?$/.exec(req.url ?? "");
+                const reply = (status: number, body?: unknown): void => {
+                    res.writeHead(status, { "Content-Type": "application/json" });
+                    res.end(body === undefined ? "" : JSON.stringify(body));
+                };
+                if (req.headers.authorization !== `Bearer ${controlToken}`) return reply(401, { message: "wrong or missing bearer token" });
+                if (!m) return reply(404, { message: "use /users/<id>[/start|/stop|/touch]" });
+                const id = decodeURIComponent(m[1]);
+                const verb = m[2] ?? "";
+                const op = req.method === "GET" && verb === "" ? control.state(id) : req.method === "POST" && verb === "/start" ? control.start(id) : req.method === "POST" && verb === "/stop" ? control.stop(id) : req.method === "POST" && verb === "/touch" ? (control.touch as (u: string) => Promise<void>)(id) : undefined;
+                if (!op) return reply(405, { message: `${req.method} ${verb || "/"} is not accepted` });
+                (op as Promise<unknown>).then(
+                    (r) => reply(r === undefined ? 204 : 200, r),
+                    (e: unknown) => reply(409, { message: (e as Error).message }),
+                );
+            });
+            const listener = await listenOnLoopback(controlServer);
+            controlInfo = { controlUrl: `http://127.0.0.1:${listener.port}`, controlToken };
+            stopControl = () => listener.stop();
+        }
         let outputs: FleetOutputs;
         if (mode === "shared") {
             if (opts.redis !== false) {
@@ -186,22 +285,34 @@ export async function startLocalFleet(opts: LocalFleetOptions = {}): Promise<Loc
             };
         } else {
             const users: Record<string, UserOutput> = {};
-            for (const n of names) {
-                const s = servers.get(n) as CliServer;
-                users[n] = { endpoint: s.endpoint, connectionToken: tokens.get(n) as string };
-            }
+            for (const n of names) users[n] = { endpoint: `127.0.0.1:${portOf(n)}`, connectionToken: tokens.get(n) as string, server: n, suspended: suspendedInConfig.has(n) };
             outputs = {
                 platform: "local",
                 toolGuard: opts.toolGuard ?? true,
                 mode: "per-user",
-                replicas: names.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
+                replicas: initial.map((n) => ({ name: n, endpoint: (servers.get(n) as CliServer).endpoint, pid: (servers.get(n) as CliServer).pid })),
                 ...credentialOutputs,
                 users,
+                ...(controlInfo ? { idleSuspend: { ...(opts.idleSuspendMs !== undefined ? { minutes: opts.idleSuspendMs / 60_000 } : {}), ...controlInfo } } : {}),
             };
         }
 
+        let suspender: IdleSuspender | undefined;
+        if (mode === "per-user" && opts.idleSuspendMs !== undefined) {
+            suspender = new IdleSuspender({
+                users: names.map((n) => ({ id: n, endpoint: `127.0.0.1:${portOf(n)}`, connectionToken: tokens.get(n) as string })),
+                control,
+                idleMs: opts.idleSuspendMs,
+                intervalMs: opts.suspendIntervalMs,
+                log: (e) => log(`suspender ${JSON.stringify(e)}`),
+            });
+            suspender.start();
+            stopSuspender = () => (suspender as IdleSuspender).stop();
+        }
         const stubRef = stub;
         return {
+            control,
+            suspender,
             outputs,
             dir,
             sessionStatePath,
@@ -239,6 +350,7 @@ interface FleetCliArgs {
     mode: "shared" | "per-user";
     users: string[];
     keep: boolean;
+    idleSuspendMinutes?: number;
 }
 
 export function parseFleetArgs(argv: readonly string[]): FleetCliArgs {
@@ -260,8 +372,13 @@ export function parseFleetArgs(argv: readonly string[]): FleetCliArgs {
             args.mode = m;
         } else if (a === "--users") args.users = next().split(",").map((u) => u.trim()).filter(Boolean);
         else if (a === "--keep") args.keep = true;
+        else if (a === "--idle-suspend-minutes") {
+            const n = Number(next());
+            if (!(n > 0)) throw new Error("--idle-suspend-minutes must be a positive number (fractions allowed here, for demos)");
+            args.idleSuspendMinutes = n;
+        }
         else if (a === "--help" || a === "-h") {
-            throw new Error("usage: fleet:local -- --replicas N --outputs file.json [--mode shared|per-user] [--users a,b] [--keep]");
+            throw new Error("usage: fleet:local -- --replicas N --outputs file.json [--mode shared|per-user] [--users a,b] [--idle-suspend-minutes N] [--keep]");
         } else throw new Error(`unknown argument ${a}`);
     }
     return args;
@@ -272,7 +389,14 @@ async function main(): Promise<void> {
     // A stale file from an earlier run would point clients at dead processes: it only exists while healthy.
     if (args.outputs) rmSync(args.outputs, { force: true });
     const log = (l: string): void => console.error(`[fleet] ${l}`);
-    const fleet = await startLocalFleet({ mode: args.mode, replicas: args.replicas, users: args.users, keep: args.keep, log });
+    const fleet = await startLocalFleet({
+        mode: args.mode,
+        replicas: args.replicas,
+        users: args.users,
+        keep: args.keep,
+        log,
+        ...(args.idleSuspendMinutes !== undefined ? { idleSuspendMs: args.idleSuspendMinutes * 60_000 } : {}),
+    });
     let shuttingDown = false;
     const shutdown = (sig: string): void => {
         if (shuttingDown) return;

@@ -20,6 +20,9 @@ export const DEFAULT_NAMESPACE = "copilot-fleet";
 export const DEFAULT_STORAGE_SIZE = "10Gi";
 export const DEFAULT_SESSION_TTL_HOURS = 24;
 export const MAX_USER_ID_LENGTH = 40;
+/** `idleSuspendMinutes` bounds: at least one suspender round per minute of window, at most a week. */
+export const MIN_IDLE_SUSPEND_MINUTES = 5;
+export const MAX_IDLE_SUSPEND_MINUTES = 7 * 24 * 60;
 export const PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
 export const MODES: readonly Mode[] = ["shared", "per-user"];
 /** How the servers are reached. A const object (not only a union) so schema inference names it as an enum. */
@@ -65,6 +68,7 @@ export const CONFIG_KEYS = [
     "sessionTtlHours",
     "sessionCleanupIntervalMinutes",
     "sessionIdleTimeoutSeconds",
+    "idleSuspendMinutes",
     "storageClass",
     "storageSize",
     "namespace",
@@ -142,6 +146,8 @@ export interface FleetConfig {
     /** How often the session cleanup runs (a cron schedule on Kubernetes, a sleep loop elsewhere). */
     readonly sessionCleanupIntervalMinutes: number;
     readonly sessionIdleTimeoutSeconds?: number;
+    /** Per-user mode: stop a user's server after this many minutes without session activity (the idle suspender); absent means off. */
+    readonly idleSuspendMinutes?: number;
     readonly storageClass?: string;
     readonly storageSize: string;
     readonly namespace: string;

@@ -23,7 +23,9 @@ import {
     EXPOSURES,
     FleetConfig,
     IMAGE_PLATFORMS,
+    MAX_IDLE_SUSPEND_MINUTES,
     MAX_REPLICAS,
+    MIN_IDLE_SUSPEND_MINUTES,
     MIN_REPLICAS,
     MODES,
     PLATFORMS,
@@ -195,6 +197,10 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
         else c.add("sessionCleanupIntervalMinutes", `${show(raw.sessionCleanupIntervalMinutes)} is not accepted; use ${CLEANUP_INTERVAL_HINT}`);
     }
     const sessionIdleTimeoutSeconds = parseNumber(c, "sessionIdleTimeoutSeconds", raw.sessionIdleTimeoutSeconds, { integer: true, min: 60, max: 7 * 24 * 3600 });
+    const idleSuspendMinutes = parseNumber(c, "idleSuspendMinutes", raw.idleSuspendMinutes, { integer: true, min: MIN_IDLE_SUSPEND_MINUTES, max: MAX_IDLE_SUSPEND_MINUTES });
+    if (idleSuspendMinutes !== undefined && mode !== "per-user") {
+        c.add("idleSuspendMinutes", `${show(raw.idleSuspendMinutes)} is set, but mode is "${mode}"; idle suspend stops one user's own server, so it applies to mode "per-user" only; remove the key`);
+    }
 
     const storageSize = raw.storageSize ?? DEFAULT_STORAGE_SIZE;
     if (!QUANTITY.test(storageSize) || !/[KMGTPE]i?$/.test(storageSize)) {
@@ -233,6 +239,7 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
         sessionTtlHours,
         sessionCleanupIntervalMinutes,
         sessionIdleTimeoutSeconds,
+        idleSuspendMinutes: mode === "per-user" ? idleSuspendMinutes : undefined,
         storageClass: raw.storageClass,
         storageSize,
         namespace,

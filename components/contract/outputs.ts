@@ -48,6 +48,11 @@ export interface UserOutput {
     /** Kubernetes: label selector of this user's server pod (for port-forward). */
     readonly selector?: string;
     readonly suspended?: boolean;
+    /**
+     * The platform object that runs this user's server (Kubernetes Deployment, Docker container, ACI
+     * container group, local fleet user): what the wake path's control and the idle suspender address.
+     */
+    readonly server?: string;
 }
 
 /** What a platform's deploy returns: {@link FleetOutputs} with each field a Pulumi input (index.ts exports them as stack outputs). */
@@ -86,4 +91,17 @@ export interface FleetOutputs {
     readonly toolGuard?: boolean;
     /** per-user mode */
     readonly users?: Readonly<Record<string, UserOutput>>;
+    /**
+     * per-user mode with `idleSuspendMinutes`: the window, and on Kubernetes the Role a backend's
+     * ServiceAccount is bound to for `ensureRunning` and the ConfigMap its wakes mark users in.
+     */
+    readonly idleSuspend?: {
+        /** The window (absent on a local fleet started without a suspender). */
+        readonly minutes?: number;
+        readonly wakerRole?: string;
+        readonly wakeMarks?: string;
+        /** local fleet: its control endpoint (`localFleetControl` in `@copilot-fleet/client`) and bearer token (secret). */
+        readonly controlUrl?: string;
+        readonly controlToken?: string;
+    };
 }

@@ -9,8 +9,8 @@ import { DockerSharedFleet } from "./sharedFleet";
 export function deployDocker(name: string, cfg: FleetConfig, image: pulumi.Input<string>, opts?: pulumi.ComponentResourceOptions): StackOutputs {
     const spec = buildServerSpec({ credential: { kind: cfg.credential.kind }, sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds, resources: cfg.resources, telemetry: cfg.telemetry });
     if (cfg.mode === "per-user") {
-        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, sessionCleanup: cleanupSettings(cfg), protectSessionState: cfg.protectSessionState }, opts);
-        return { platform: "docker", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
+        const fleet = new DockerPerUserFleet(name, { image, cliVersion: cfg.cliVersion, spec, credential: cfg.credential, users: cfg.users, sessionCleanup: cleanupSettings(cfg), protectSessionState: cfg.protectSessionState, idleSuspendMinutes: cfg.idleSuspendMinutes }, opts);
+        return { platform: "docker", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath, ...(cfg.idleSuspendMinutes !== undefined ? { idleSuspend: { minutes: cfg.idleSuspendMinutes } } : {}) };
     }
     const fleet = new DockerSharedFleet(
         name,

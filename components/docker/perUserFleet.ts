@@ -8,6 +8,8 @@ import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { bridgeNetwork, imageId, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
 import { fleetLabels, sessionStateVolume } from "./sharedFleet";
+import { SUSPENDED_MARKER, SuspenderUserEntry } from "../contract/suspend";
+import { DockerIdleSuspender } from "./suspender";
 
 export interface DockerPerUserFleetArgs {
     readonly image: pulumi.Input<string>;
@@ -20,6 +22,10 @@ export interface DockerPerUserFleetArgs {
     readonly sessionCleanup?: CleanupSettings;
     /** `protect` on each user's volume. Default false (a laptop stack). */
     readonly protectSessionState?: boolean;
+    /** Stop a user's container after this many minutes without session activity (a suspender container, components/docker/suspender.ts). Default off. */
+    readonly idleSuspendMinutes?: number;
+    /** The suspender's Node.js image. Default DEFAULT_SUSPENDER_IMAGE. */
+    readonly suspenderImage?: string;
 }
 
 /**
@@ -36,9 +42,15 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
         super("copilot-fleet:docker:PerUserFleet", name, {}, opts);
         const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
         const image = imageId(`${name}-server-image`, args.image, this);
+        const idleSuspend = args.idleSuspendMinutes !== undefined;
+        const suspendTargets: Array<pulumi.Output<[string, SuspenderUserEntry]>> = [];
+        const networks: pulumi.Output<string>[] = [];
         for (const user of args.users) {
             const base = `${name}-u-${user.id}`;
             const labels = { ...fleetLabels(name, args.cliVersion), "copilot-fleet.github.com/user": user.id };
+            // With idle suspend the server container's label tells a wake whether config suspends this user
+            // (on the container only: a label is part of what a network or volume is).
+            const serverLabels = idleSuspend ? { ...labels, [SUSPENDED_MARKER]: String(user.suspended) } : labels;
             const token = generatedConnectionToken(base, { parent: this });
             const network = bridgeNetwork(`${base}-net`, labels, this);
             const volume = sessionStateVolume(`${base}-session-state`, labels, this, args.protectSessionState ?? false);
@@ -53,9 +65,10 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                 base,
                 {
                     name: base,
-                    ...renderServerContainer(spec, { image, network: network.name, alias: base, volume: volume.name, secrets, labels }),
+                    ...renderServerContainer(spec, { image, network: network.name, alias: base, volume: volume.name, secrets, labels: serverLabels }),
                     start: !user.suspended,
-                    mustRun: !user.suspended,
+                    // mustRun would make `pulumi up` replace a container the suspender stopped.
+                    mustRun: !user.suspended && !idleSuspend,
                 },
                 // The provider starts or stops a container only when it creates it: a change of `start`
                 // alone left a suspended user's server running (found by a real `pulumi up`). So a
@@ -78,7 +91,20 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                 );
             }
             entries.push(
-                pulumi.all([publishedEndpoint(container), token]).apply(([endpoint, connectionToken]) => [user.id, { endpoint, connectionToken, suspended: user.suspended }] as [string, UserOutput]),
+                pulumi
+                    .all([publishedEndpoint(container), token])
+                    .apply(([endpoint, connectionToken]) => [user.id, { endpoint, connectionToken, suspended: user.suspended, ...(idleSuspend ? { server: base } : {}) }] as [string, UserOutput]),
+            );
+            if (idleSuspend) {
+                networks.push(network.name);
+                suspendTargets.push(token.apply((t) => [user.id, { endpoint: `${base}:${spec.port}`, connectionToken: t, server: base }] as [string, SuspenderUserEntry]));
+            }
+        }
+        if (args.idleSuspendMinutes !== undefined) {
+            new DockerIdleSuspender(
+                `${name}-idle-suspender`,
+                { idleMinutes: args.idleSuspendMinutes, users: pulumi.secret(pulumi.all(suspendTargets).apply((e) => Object.fromEntries(e))), networks, labels: fleetLabels(name, args.cliVersion), image: args.suspenderImage },
+                { parent: this },
             );
         }
         this.users = pulumi.secret(pulumi.all(entries).apply((e) => Object.fromEntries(e)));

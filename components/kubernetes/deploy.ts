@@ -70,7 +70,7 @@ function deployPerUser(
     namespace: pulumi.Input<string>,
     opts?: pulumi.ComponentResourceOptions,
 ): StackOutputs {
-    const fleet = new PerUserFleet(name, { ...serverSettings(cfg), namespace, image, users: [...cfg.users] }, opts);
+    const fleet = new PerUserFleet(name, { ...serverSettings(cfg), namespace, image, users: [...cfg.users], idleSuspendMinutes: cfg.idleSuspendMinutes }, opts);
     return {
         platform: "kubernetes",
         mode: "per-user",
@@ -79,5 +79,6 @@ function deployPerUser(
         port: fleet.port,
         sessionStatePath: fleet.sessionStatePath,
         users: fleet.users,
+        ...(fleet.idleSuspend ? { idleSuspend: fleet.idleSuspend } : {}),
     };
 }

@@ -20,6 +20,8 @@ import { serverEgressRules } from "./egress";
 import { generatedConnectionToken } from "../contract/tokens";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
+import { SUSPENDED_MARKER, SuspenderUserEntry } from "../contract/suspend";
+import { KubernetesIdleSuspender, suspenderSelector } from "./suspender";
 
 /** Kubernetes object names we derive are kept to one DNS label (63), the strictest rule among the kinds we create (Service). */
 export const MAX_OBJECT_NAME_LENGTH = 63;
@@ -158,6 +160,29 @@ export interface UserServerArgs extends UserServerCommonArgs {
     readonly spec: ServerSpec;
     /** Loop-mode cleanup spec (endpoint 127.0.0.1) run as a sidecar in the server pod. Default none. */
     readonly cleanup?: CleanupSpec;
+    /** The fleet runs the idle suspender: replicas are the suspender's and wakes' to set (see userDeploymentOptions). Default false. */
+    readonly idleSuspend?: boolean;
+}
+
+/** Pulumi's own annotation: server-side apply takes fields from other field managers instead of failing on the conflict. */
+export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
+
+/**
+ * How a user's Deployment is managed when the fleet suspends idle servers. Its metadata says whether
+ * the user is suspended in config (wakes read it and refuse), and `spec.replicas` belongs to the
+ * suspender and the wakes (they scale through the `scale` subresource): Pulumi sets it on create
+ * (1) and then ignores it, so `pulumi up` after an automatic suspend leaves the server as the
+ * suspender left it. A user with `suspended: true` is the exception: Pulumi sets 0 and does not
+ * ignore it, and `patchForce` takes the field back from the suspender's field manager, so config
+ * still forces a server off. Setting such a user back to `suspended: false` leaves them at 0 until
+ * their first wake. Without idle suspend nothing changes: Pulumi owns replicas, as before.
+ */
+export function userDeploymentOptions(suspended: boolean, idleSuspend: boolean): { annotations?: Record<string, string>; ignoreChanges?: string[] } {
+    if (!idleSuspend) return {};
+    return {
+        annotations: { [SUSPENDED_MARKER]: String(suspended), [PATCH_FORCE_ANNOTATION]: "true" },
+        ...(suspended ? {} : { ignoreChanges: ["spec.replicas"] }),
+    };
 }
 
 /** One user's server: Deployment (1 replica, 0 when suspended), claim, Secret, token, Service, NetworkPolicy. */
@@ -170,6 +195,8 @@ export class UserServer extends pulumi.ComponentResource {
     public readonly serviceName: string;
     public readonly claimName: string;
     public readonly secretName: string;
+    /** The Deployment's name (what the suspender and wakes scale). */
+    public readonly deploymentName: string;
 
     constructor(name: string, args: UserServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:kubernetes:UserServer", name, {}, opts);
@@ -209,12 +236,13 @@ export class UserServer extends pulumi.ComponentResource {
             { ...child, protect: args.protectSessionState ?? true },
         );
 
+        const managed = userDeploymentOptions(user.suspended === true, args.idleSuspend === true);
         // Names (not resource outputs) go into the pod spec: they are known strings, which keeps each
         // user's graph flat (no Output chain per user); dependsOn still orders Secret and claim first.
         const deployment = new k8s.apps.v1.Deployment(
             names.deployment,
             {
-                metadata: meta(names.deployment),
+                metadata: managed.annotations ? { ...meta(names.deployment), annotations: managed.annotations } : meta(names.deployment),
                 spec: {
                     replicas: user.suspended === true ? 0 : 1,
                     selector: { matchLabels: selector },
@@ -229,7 +257,7 @@ export class UserServer extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this, dependsOn: [secret, claim] },
+            { parent: this, dependsOn: [secret, claim], ...(managed.ignoreChanges ? { ignoreChanges: managed.ignoreChanges } : {}) },
         );
 
         const service = new k8s.core.v1.Service(
@@ -248,7 +276,11 @@ export class UserServer extends pulumi.ComponentResource {
                 spec: {
                     podSelector: { matchLabels: selector },
                     policyTypes: ["Ingress", "Egress"],
-                    ingress: serverIngressRules(fleet, spec.port, exposure, allowedCidrs, { [LABELS.user]: user.id }),
+                    ingress: [
+                        ...serverIngressRules(fleet, spec.port, exposure, allowedCidrs, { [LABELS.user]: user.id }),
+                        // The fleet's idle suspender asks each server about its sessions.
+                        ...(args.idleSuspend ? [{ from: [{ podSelector: { matchLabels: suspenderSelector(fleet) } }], ports: [{ protocol: "TCP", port: spec.port }] }] : []),
+                    ],
                     // The cleanup sidecar dials 127.0.0.1, which no policy filters.
                     egress: serverEgressRules(args.egress),
                 },
@@ -262,7 +294,9 @@ export class UserServer extends pulumi.ComponentResource {
         this.serviceName = names.service;
         this.claimName = names.claim;
         this.secretName = names.secret;
+        this.deploymentName = names.deployment;
         this.registerOutputs({
+            deploymentName: this.deploymentName,
             endpoint: this.endpoint,
             connectionToken: this.connectionToken,
             selector: this.selector,
@@ -283,6 +317,10 @@ export interface PerUserFleetArgs extends UserServerCommonArgs, ServerSettingsAr
     readonly users: UserArgs[];
     /** Session cleanup (TTL, interval): a loop-mode sidecar in every user's pod. Default none. */
     readonly sessionCleanup?: SessionCleanupArgs;
+    /** Stop a user's server after this many minutes without session activity (the idle suspender, 5–10080). Default off. */
+    readonly idleSuspendMinutes?: number;
+    /** The idle suspender's Node.js image. Default DEFAULT_SUSPENDER_IMAGE (components/contract/suspend.ts). */
+    readonly suspenderImage?: string;
 }
 
 /**
@@ -311,6 +349,16 @@ export function defaultDenyName(fleet: string): string {
     return `${fleet}-default-deny`;
 }
 
+/** What PerUserFleet outputs about idle suspend (stack output `idleSuspend`). */
+export interface IdleSuspendOutput {
+    /** The window, `idleSuspendMinutes`. */
+    readonly minutes: number;
+    /** Bind your backend's ServiceAccount to this Role so its `ensureRunning` may wake users. */
+    readonly wakerRole: string;
+    /** The ConfigMap wakes mark users in (`kubernetesControl({ wakeMarks })`). */
+    readonly wakeMarks: string;
+}
+
 const SERVERS = new WeakMap<PerUserFleet, ReadonlyMap<string, UserServer>>();
 
 /**
@@ -325,6 +373,8 @@ export class PerUserFleet extends pulumi.ComponentResource {
     public readonly selector: string;
     public readonly port: number;
     public readonly sessionStatePath: string;
+    /** With idleSuspendMinutes: the window, the Role to bind backends' ServiceAccounts to for wakes, and the wake-marks ConfigMap. */
+    public readonly idleSuspend?: pulumi.Output<IdleSuspendOutput>;
 
     /** user id → that user's server component. A getter: schema inference takes every field for an output, and a map of components is not one. */
     get servers(): ReadonlyMap<string, UserServer> {
@@ -390,6 +440,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
                         storageSize: args.storageSize,
                         protectSessionState: args.protectSessionState,
                         egress,
+                        idleSuspend: args.idleSuspendMinutes !== undefined,
                     },
                     { parent: this },
                 ),
@@ -405,11 +456,31 @@ export class PerUserFleet extends pulumi.ComponentResource {
                 const out: Record<string, UserOutput> = {};
                 ids.forEach((id, i) => {
                     const s = list[i];
-                    out[id] = { endpoint: endpoints[i], connectionToken: tokens[i], selector: s.selector, suspended: s.suspended };
+                    out[id] = { endpoint: endpoints[i], connectionToken: tokens[i], selector: s.selector, suspended: s.suspended, server: s.deploymentName };
                 });
                 return out;
             }),
         );
+        if (args.idleSuspendMinutes !== undefined) {
+            const minutes = args.idleSuspendMinutes;
+            if (!Number.isInteger(minutes) || minutes < 5 || minutes > 10080) {
+                throw new pulumi.InputPropertiesError({ message: `PerUserFleet ${name}: idleSuspendMinutes ${minutes} is not accepted; use an integer from 5 to 10080`, errors: [{ propertyPath: "idleSuspendMinutes", reason: "use an integer from 5 to 10080" }] });
+            }
+            // In-cluster addresses whatever the exposure: the suspender runs beside the servers.
+            const entries = pulumi.all([pulumi.output(args.namespace), pulumi.all(list.map((s) => s.connectionToken))]).apply(([ns, tokens]) => {
+                const out: Record<string, SuspenderUserEntry> = {};
+                ids.forEach((id, i) => {
+                    out[id] = { endpoint: `${list[i].serviceName}.${ns}.svc.cluster.local:${fleetSpec.port}`, connectionToken: tokens[i], server: list[i].deploymentName };
+                });
+                return out;
+            });
+            const suspender = new KubernetesIdleSuspender(
+                `${name}-idle-suspender`,
+                { namespace: args.namespace, fleet: name, idleMinutes: minutes, users: pulumi.secret(entries), deployments: list.map((s) => s.deploymentName), image: args.suspenderImage, port: fleetSpec.port },
+                { parent: this },
+            );
+            this.idleSuspend = pulumi.output({ minutes, wakerRole: suspender.wakerRole, wakeMarks: suspender.wakeMarks });
+        }
         this.namespace = pulumi.output(args.namespace);
         this.selector = selectorString(serverSelector(name));
         this.port = fleetSpec.port;
@@ -420,6 +491,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
             selector: this.selector,
             port: this.port,
             sessionStatePath: this.sessionStatePath,
+            idleSuspend: this.idleSuspend,
         });
     }
 }

@@ -64,6 +64,8 @@ export interface CliServerOptions {
      * `false` runs the bare CLI, the unsafe configuration the red-team test keeps as its control.
      */
     readonly toolGuard?: boolean;
+    /** Try this port first (a restarted server keeps its endpoint, as a Service or a container's name does); a busy port falls back to a free one. */
+    readonly port?: number;
 }
 
 /** The image's tools folder: the local fleet runs the same wrapper and guard the containers run. */
@@ -110,7 +112,7 @@ export async function startCliServer(opts: CliServerOptions): Promise<CliServer>
     const binary = opts.binary ?? resolveCliBinary();
     let lastError = "";
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-        const port = await freePort();
+        const port = attempt === 0 && opts.port !== undefined ? opts.port : await freePort();
         const args = ["--headless", "--host", "127.0.0.1", "--port", String(port), "--no-auto-update", ...(opts.extraArgs ?? [])];
         const guarded = opts.toolGuard ?? true;
         const child = guarded
@@ -150,7 +152,7 @@ export async function startCliServer(opts: CliServerOptions): Promise<CliServer>
                 await exited;
             }
             lastError = `${ready.error ?? "no answer"}; output: ${tail.trim()}`;
-            if (/address already in use/i.test(tail)) continue;
+            if (/address already in use|EADDRINUSE/i.test(tail)) continue;
             throw new Error(`Copilot CLI server ${opts.name} did not become ready: ${lastError}`);
         }
         const pid = child.pid;

@@ -60,6 +60,8 @@ describe("our program passes every policy", () => {
         ["kubernetes shared (internal LB)", { platform: "kubernetes", mode: "shared", replicas: "3", exposure: "internal" }, {}],
         ["kubernetes shared (public LB, opted in)", { platform: "kubernetes", mode: "shared", exposure: "public", allowedCidrs: '["203.0.113.0/24"]' }, publicOk],
         ["kubernetes per-user", { platform: "kubernetes", mode: "per-user", users: '["alice","bob"]' }, {}],
+        ["kubernetes per-user with idle suspend (suspender, RBAC, wake marks)", { platform: "kubernetes", mode: "per-user", users: '["alice",{"id":"bob","suspended":true}]', idleSuspendMinutes: "30" }, {}],
+        ["docker per-user with idle suspend", { platform: "docker", mode: "per-user", users: '["alice","bob"]', idleSuspendMinutes: "30" }, {}],
         ["docker shared", { platform: "docker", mode: "shared", replicas: "2" }, {}],
         ["docker per-user", { platform: "docker", mode: "per-user", users: '["alice","bob"]' }, {}],
         ["aci shared (image built into the stack's registry)", { platform: "aci", mode: "shared", replicas: "3", image: undefined }, {}],

@@ -220,6 +220,7 @@ describe("per-user fleet on Kubernetes: three users", () => {
             connectionToken: tokenOf(m, "bob"),
             selector: "app.kubernetes.io/name=copilot-cli,app.kubernetes.io/instance=copilot,app.kubernetes.io/component=server,copilot-fleet.github.com/user=bob",
             suspended: false,
+            server: "copilot-u-bob",
         });
         expect(await pulumiMod.isSecret(outputs.users as pulumi.Output<unknown>)).toBe(true);
     });
