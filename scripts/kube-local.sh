@@ -81,7 +81,7 @@ build() {
   GO="$(command -v go || true)"
   [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
   [ -n "$GO" ] || { echo "kube-local: no go on PATH (sudo's secure_path may hide it; try sudo env PATH=\"\$PATH\" ...)" >&2; exit 1; }
-  key="kube-local $K8S_VERSION etcd $ETCD_VERSION $(find "$srcdir" -type f -name '*.go' | sort | xargs cat | sha256sum | cut -c1-16) $("$GO" env GOVERSION)"
+  key="kube-local r2 $K8S_VERSION etcd $ETCD_VERSION $(find "$srcdir" -type f -name '*.go' | sort | xargs cat | sha256sum | cut -c1-16) $("$GO" env GOVERSION)"
   if [ "$force" != 1 ] && [ -x "$BIN/kube-local" ] && [ -x "$BIN/etcd" ] \
      && [ "$(cat "$KUBE/src/kube-local.stamp" 2>/dev/null)" = "$key" ]; then
     say "build: kube-local ($K8S_VERSION) and etcd ($ETCD_VERSION) already built in $BIN"
@@ -112,7 +112,14 @@ build() {
   say "build: go mod tidy (downloads the module graph)"
   "$GO" mod tidy
   say "build: go build kube-local and etcd (cold: tens of minutes on 2 shared cores)"
-  nice -n 10 "$GO" build -trimpath -ldflags "-s -w" -o "$BIN/kube-local.new" .
+  # The version the binaries report (the API server's /version, which clients such as the
+  # kubernetes plugin read); the release build sets the same variables.
+  local v="${K8S_VERSION#v}" vflags="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    vflags="$vflags -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(cut -d. -f2 <<<"$v")"
+    vflags="$vflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  nice -n 10 "$GO" build -trimpath -ldflags "-s -w$vflags" -o "$BIN/kube-local.new" .
   nice -n 10 "$GO" build -trimpath -ldflags "-s -w" -o "$BIN/etcd.new" ./etcd
   mv "$BIN/kube-local.new" "$BIN/kube-local"; mv "$BIN/etcd.new" "$BIN/etcd"
   printf '%s' "$key" > "$KUBE/src/kube-local.stamp"
@@ -156,7 +163,7 @@ if [ -d "$state_dir/pids" ] && ls "$state_dir"/pids/*.pid >/dev/null 2>&1; then
 fi
 rm -rf "$state_dir"
 mkdir -p "$state_dir"/{pids,logs,pki,etcd}
-chmod 700 "$state_dir"
+chmod 700 "$state_dir" "$state_dir/etcd"
 started=0
 # A failed start leaves nothing running.
 cleanup_on_fail() { [ "$started" = 1 ] || stop >/dev/null 2>&1 || true; }
@@ -227,7 +234,7 @@ kubectl config --kubeconfig "$state_dir/kubeconfig" set-context kube-local --clu
 kubectl config --kubeconfig "$state_dir/kubeconfig" use-context kube-local >/dev/null
 chmod 600 "$state_dir/kubeconfig"
 export KUBECONFIG="$state_dir/kubeconfig"
-kubectl version >/dev/null
+kubectl version >/dev/null 2>&1
 
 say "start: kube-controller-manager, kube-scheduler, the simulated kubelet"
 launch controller-manager "$BIN/kube-local" controller-manager --kubeconfig "$KUBECONFIG" \

@@ -156,8 +156,7 @@ describe("kubernetes platform: real pulumi up/destroy against a local API server
             "copilot-fleet:credentials": "perSession",
             "copilot-fleet:namespace": SHARED_NS,
             "copilot-fleet:storageClass": STORAGE_CLASS,
-            // destroy must be able to delete the claim (the default protects it; see the per-user case).
-            "copilot-fleet:protectSessionState": "false",
+            // protectSessionState left at its default (on): destroy must keep the claim, below.
         });
         await s.create();
         await up(s);
@@ -168,7 +167,8 @@ describe("kubernetes platform: real pulumi up/destroy against a local API server
         expect(names(items, "Service")).toEqual(["copilot", "copilot-pods", "copilot-redis"]);
         expect(names(items, "PersistentVolumeClaim")).toEqual(["copilot-session-state"]);
         expect(names(items, "Secret")).toEqual(["copilot-credentials", "copilot-redis-config"]);
-        expect(names(items, "NetworkPolicy")).toEqual(["copilot-redis", "copilot-server"]);
+        expect(names(items, "NetworkPolicy")).toEqual(["copilot-redis", "copilot-server", "copilot-session-cleanup"]);
+        expect(names(items, "CronJob")).toEqual(["copilot-session-cleanup"]);
         expect(names(items, "PodDisruptionBudget")).toEqual(["copilot"]);
         const claim = items.find((i) => i.kind === "PersistentVolumeClaim");
         expect(claim?.status?.phase).toBe("Bound");
@@ -183,6 +183,26 @@ describe("kubernetes platform: real pulumi up/destroy against a local API server
 
         await expectNoChanges(s);
 
+        // The protected claim: destroy deletes what does not hold it up (not "nothing": the servers,
+        // Services, Secrets and Redis go), then fails on the claim, which stays Bound in its namespace.
+        const claimUid = (await kubectl(["get", "pvc", "copilot-session-state", "-n", SHARED_NS, "-o", "jsonpath={.metadata.uid}"])).stdout;
+        const refused = await s.destroy({ timeoutMs: 15 * MINUTE, check: false });
+        expect(refused.code).not.toBe(0);
+        expect(refused.stdout + refused.stderr).toMatch(/PersistentVolumeClaim::copilot-session-state"? cannot be deleted\s+because it is protected/);
+        const kept = await getItems("deployments,services,secrets,persistentvolumeclaims", SHARED_NS);
+        expect(kept.map((i) => `${i.kind}/${i.metadata.name}`)).toEqual(["PersistentVolumeClaim/copilot-session-state"]);
+        expect(kept[0].status?.phase).toBe("Bound");
+
+        // A later up brings the fleet back on the same claim (the sessions are still there).
+        const back = changeSummary((await up(s)).stdout);
+        expect(back.create).toBeGreaterThan(0);
+        expect(back.replace ?? 0).toBe(0);
+        expect((await kubectl(["get", "pvc", "copilot-session-state", "-n", SHARED_NS, "-o", "jsonpath={.metadata.uid}"])).stdout).toBe(claimUid);
+
+        // The documented way to delete everything: protection off (only the protect flags change), then destroy.
+        await s.setConfig({ "copilot-fleet:protectSessionState": "false" });
+        const unprotect = changeSummary((await up(s)).stdout);
+        for (const op of ["create", "update", "replace", "delete"]) expect(unprotect[op] ?? 0, op).toBe(0);
         await destroy(s);
         const ns = await kubectl(["get", "namespace", SHARED_NS, "--ignore-not-found", "-o", "name"]);
         // The namespace goes with the stack; while it terminates, nothing may be left in it.
@@ -199,7 +219,6 @@ describe("kubernetes platform: real pulumi up/destroy against a local API server
             "copilot-fleet:namespace": PER_USER_NS,
             "copilot-fleet:createNamespace": "false",
             "copilot-fleet:storageClass": STORAGE_CLASS,
-            "copilot-fleet:protectSessionState": "false",
         });
         await s.create();
         await up(s);
@@ -222,6 +241,24 @@ describe("kubernetes platform: real pulumi up/destroy against a local API server
 
         await expectNoChanges(s);
 
+        // Suspend bob, resume carol: their two Deployments change and nothing else; bob's claim stays.
+        const claimUids = async () => (await kubectl(["get", "pvc", "-n", PER_USER_NS, "-o", "jsonpath={.items[*].metadata.uid}"])).stdout;
+        const uidsBefore = await claimUids();
+        await s.setConfig({ "copilot-fleet:users": JSON.stringify(["alice", { id: "bob", suspended: true }, "carol"]) });
+        const toggled = changeSummary((await up(s)).stdout);
+        expect(toggled).toMatchObject({ update: 2 });
+        for (const op of ["create", "replace", "delete"]) expect(toggled[op] ?? 0, op).toBe(0);
+        const after = await getItems("deployments,pods", PER_USER_NS);
+        expect(after.find((i) => i.kind === "Deployment" && i.metadata.name === "copilot-u-bob")?.spec?.replicas).toBe(0);
+        const podsAfter = after.filter((i) => i.kind === "Pod" && !(i.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+        expect(podsAfter.map((p) => p.metadata.labels?.[LABELS.user]).sort()).toEqual(["alice", "carol"]);
+        expect(podsAfter.filter((p) => !podReady(p)).map((p) => p.metadata.name)).toEqual([]);
+        expect(await claimUids()).toBe(uidsBefore);
+
+        // The documented way to delete everything: protection off (only the protect flags change), then destroy.
+        await s.setConfig({ "copilot-fleet:protectSessionState": "false" });
+        const unprotect = changeSummary((await up(s)).stdout);
+        for (const op of ["create", "update", "replace", "delete"]) expect(unprotect[op] ?? 0, op).toBe(0);
         await destroy(s);
         expect(await leftovers(PER_USER_NS)).toEqual([]);
     }, 40 * MINUTE);
