@@ -165,7 +165,7 @@ func (k *kubelet) heartbeat(ctx context.Context) {
 		if apierrors.IsNotFound(err) {
 			_, err = leases.Create(ctx, &coordinationv1.Lease{
 				ObjectMeta: metav1.ObjectMeta{Name: k.node},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(k.node), LeaseDurationSeconds: ptr.To[int32](40), RenewTime: &now},
+				Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr.To(k.node), LeaseDurationSeconds: ptr.To[int32](40), RenewTime: &now},
 			}, metav1.CreateOptions{})
 		} else if err == nil {
 			lease.Spec.RenewTime = &now
