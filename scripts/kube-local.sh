@@ -3,13 +3,13 @@
 # proxy with the ordinary `go` client, started on loopback, stopped with everything removed.
 #
 #   $COPILOT_FLEET_ENGINE_DIR (default ~/.cache/copilot-fleet/engine, as scripts/pulumi-engine.sh)
-#     kube/bin/   kube-local (apiserver, controller-manager, scheduler and our simulated kubelet in
-#                 one binary, scripts/engine/kube-local) and etcd
+#     kube/bin/   kube-local (apiserver, controller-manager, scheduler, kubectl and our simulated
+#                 kubelet in one binary, scripts/engine/kube-local), kubectl (a link to it) and etcd
 #     kube/src/   the generated wrapper module and the build stamp
 #     go/mod, go/cache   the Go caches, shared with scripts/pulumi-engine.sh
 #
 # What is built (every module from the Go module proxy):
-#   kube-apiserver, kube-controller-manager, kube-scheduler
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 #                 k8s.io/kubernetes v1.34.4, through a wrapper module: its go.mod replaces every
 #                 k8s.io/* staging module with ./staging/src/..., so the wrapper pins each of them
 #                 to the matching v0.34.4 release. 1.34 is the oldest minor the proxy serves and
@@ -26,7 +26,8 @@
 #   start   builds if needed, then starts etcd, the apiserver (a static token, self-signed serving
 #           certificate, random free loopback ports), the controller-manager, the scheduler and
 #           the kubelet; waits for /readyz and a Ready node; creates each --namespace with Pod
-#           Security `restricted` enforced; writes DIR/kubeconfig and DIR/env (KUBECONFIG=...).
+#           Security `restricted` enforced; writes DIR/kubeconfig and DIR/env (KUBECONFIG, and
+#           PATH with kube/bin first for its kubectl).
 #           DIR defaults to $COPILOT_FLEET_KUBE_DIR or /tmp/copilot-fleet-kube.
 #   stop    stops every process that start started (by the pids it recorded) and removes DIR
 # Works as root and under sudo (builds into the invoking user's cache and hands it back).
@@ -82,7 +83,7 @@ build() {
   [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
   [ -n "$GO" ] || { echo "kube-local: no go on PATH (sudo's secure_path may hide it; try sudo env PATH=\"\$PATH\" ...)" >&2; exit 1; }
   key="kube-local r2 $K8S_VERSION etcd $ETCD_VERSION $(find "$srcdir" -type f -name '*.go' | sort | xargs cat | sha256sum | cut -c1-16) $("$GO" env GOVERSION)"
-  if [ "$force" != 1 ] && [ -x "$BIN/kube-local" ] && [ -x "$BIN/etcd" ] \
+  if [ "$force" != 1 ] && [ -x "$BIN/kube-local" ] && [ -x "$BIN/etcd" ] && [ -L "$BIN/kubectl" ] \
      && [ "$(cat "$KUBE/src/kube-local.stamp" 2>/dev/null)" = "$key" ]; then
     say "build: kube-local ($K8S_VERSION) and etcd ($ETCD_VERSION) already built in $BIN"
     return 0
@@ -122,6 +123,7 @@ build() {
   nice -n 10 "$GO" build -trimpath -ldflags "-s -w$vflags" -o "$BIN/kube-local.new" .
   nice -n 10 "$GO" build -trimpath -ldflags "-s -w" -o "$BIN/etcd.new" ./etcd
   mv "$BIN/kube-local.new" "$BIN/kube-local"; mv "$BIN/etcd.new" "$BIN/etcd"
+  ln -sfn kube-local "$BIN/kubectl"
   printf '%s' "$key" > "$KUBE/src/kube-local.stamp"
   say "build: built in $(elapsed "$t0")"
   [ -z "$owner" ] || chown -R "$owner" "$KUBE"
@@ -154,7 +156,7 @@ if [ "$cmd" = stop ]; then stop; exit 0; fi
 # --- start -----------------------------------------------------------------------------------
 build
 step="start"
-for tool in openssl curl kubectl python3; do
+for tool in openssl curl python3; do
   command -v "$tool" >/dev/null || { echo "kube-local: start needs $tool on PATH" >&2; exit 1; }
 done
 if [ -d "$state_dir/pids" ] && ls "$state_dir"/pids/*.pid >/dev/null 2>&1; then
@@ -227,14 +229,14 @@ api="https://127.0.0.1:$p_api"
 wait_for "kube-apiserver /readyz" 180 apiserver curl -sfk -H "Authorization: Bearer $token" "$api/readyz"
 
 # The serving certificate is self-signed for 127.0.0.1/localhost; the file holds it and its CA.
-kubectl config --kubeconfig "$state_dir/kubeconfig" set-cluster kube-local --server "$api" \
+"$BIN/kubectl" config --kubeconfig "$state_dir/kubeconfig" set-cluster kube-local --server "$api" \
   --certificate-authority "$state_dir/pki/apiserver.crt" --embed-certs=true >/dev/null
-kubectl config --kubeconfig "$state_dir/kubeconfig" set-credentials kube-local --token "$token" >/dev/null
-kubectl config --kubeconfig "$state_dir/kubeconfig" set-context kube-local --cluster kube-local --user kube-local >/dev/null
-kubectl config --kubeconfig "$state_dir/kubeconfig" use-context kube-local >/dev/null
+"$BIN/kubectl" config --kubeconfig "$state_dir/kubeconfig" set-credentials kube-local --token "$token" >/dev/null
+"$BIN/kubectl" config --kubeconfig "$state_dir/kubeconfig" set-context kube-local --cluster kube-local --user kube-local >/dev/null
+"$BIN/kubectl" config --kubeconfig "$state_dir/kubeconfig" use-context kube-local >/dev/null
 chmod 600 "$state_dir/kubeconfig"
 export KUBECONFIG="$state_dir/kubeconfig"
-kubectl version >/dev/null 2>&1
+"$BIN/kubectl" version >/dev/null 2>&1
 
 say "start: kube-controller-manager, kube-scheduler, the simulated kubelet"
 launch controller-manager "$BIN/kube-local" controller-manager --kubeconfig "$KUBECONFIG" \
@@ -243,18 +245,18 @@ launch controller-manager "$BIN/kube-local" controller-manager --kubeconfig "$KU
   --root-ca-file "$state_dir/pki/apiserver.crt" --cluster-name kube-local
 launch scheduler "$BIN/kube-local" scheduler --kubeconfig "$KUBECONFIG" --secure-port 0 --leader-elect=false
 launch kubelet "$BIN/kube-local" kubelet --kubeconfig "$KUBECONFIG" --node-name kube-local
-wait_for "a Ready node" 120 kubelet kubectl wait --for=condition=Ready node/kube-local --timeout=2s
-wait_for "the default ServiceAccount" 120 controller-manager kubectl get serviceaccount default -n default
+wait_for "a Ready node" 120 kubelet "$BIN/kubectl" wait --for=condition=Ready node/kube-local --timeout=2s
+wait_for "the default ServiceAccount" 120 controller-manager "$BIN/kubectl" get serviceaccount default -n default
 
 for ns in ${namespaces[@]+"${namespaces[@]}"}; do
   say "start: namespace $ns (Pod Security restricted: enforce, audit, warn)"
-  kubectl create namespace "$ns" >/dev/null
-  kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
+  "$BIN/kubectl" create namespace "$ns" >/dev/null
+  "$BIN/kubectl" label namespace "$ns" pod-security.kubernetes.io/enforce=restricted \
     pod-security.kubernetes.io/audit=restricted pod-security.kubernetes.io/warn=restricted >/dev/null
-  wait_for "ServiceAccount default in $ns" 60 controller-manager kubectl get serviceaccount default -n "$ns"
+  wait_for "ServiceAccount default in $ns" 60 controller-manager "$BIN/kubectl" get serviceaccount default -n "$ns"
 done
 
-printf 'export KUBECONFIG=%q\n' "$state_dir/kubeconfig" > "$state_dir/env"
+printf 'export KUBECONFIG=%q PATH=%q:"$PATH"\n' "$state_dir/kubeconfig" "$BIN" > "$state_dir/env"
 [ -z "$owner" ] || chown -R "$owner" "$state_dir"
 started=1
 say "start: up in $(elapsed "$t0"): source $state_dir/env (KUBECONFIG); stop with: $0 stop --dir $state_dir"

@@ -18,9 +18,11 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, run, RunResult } from "../helpers/containers";
 import { LABELS } from "../../components/kubernetes/render";
-import { changeSummary, EngineStack } from "../helpers/engine";
+import { changeSummary, EngineStack, engineDir } from "../helpers/engine";
 
 const KUBE_LOCAL = path.join(REPO_ROOT, "scripts", "kube-local.sh");
+/** kube-local builds kubectl at the API server's version (a link to its multi-call binary). */
+const KUBECTL = () => path.join(engineDir(), "kube", "bin", "kubectl");
 /** Created by kube-local with Pod Security `restricted` enforced; the per-user stack deploys into it. */
 const PER_USER_NS = "cf-per-user";
 /** Created by the shared stack itself (createNamespace, the program's own Pod Security labels). */
@@ -36,7 +38,7 @@ const stacks: EngineStack[] = [];
 const live = new Set<EngineStack>();
 
 async function kubectl(args: readonly string[], check = true): Promise<RunResult> {
-    return run("kubectl", args, { env: { ...process.env, KUBECONFIG: kubeconfig }, timeoutMs: 60_000, check });
+    return run(KUBECTL(), args, { env: { ...process.env, KUBECONFIG: kubeconfig }, timeoutMs: 60_000, check });
 }
 
 interface Item {
@@ -57,8 +59,21 @@ const names = (items: Item[], kind: string): string[] =>
         .map((i) => i.metadata.name)
         .sort();
 
-/** Every namespaced object left in `ns`, except what Kubernetes itself puts in every namespace. */
+/**
+ * Every namespaced object left in `ns`, except what Kubernetes itself puts in every namespace. Polls
+ * for up to 60 s: what the controllers made (ReplicaSets, pods, EndpointSlices) is garbage-collected
+ * after its owner is gone, not with it.
+ */
 async function leftovers(ns: string): Promise<string[]> {
+    let left = await leftoversNow(ns);
+    for (let i = 0; i < 30 && left.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 2000));
+        left = await leftoversNow(ns);
+    }
+    return left;
+}
+
+async function leftoversNow(ns: string): Promise<string[]> {
     const kinds = (await kubectl(["api-resources", "--verbs=list", "--namespaced", "-o", "name"])).stdout
         .split("\n")
         .filter((k) => k && !k.startsWith("events"));
@@ -147,7 +162,7 @@ describe("kubernetes platform: real pulumi up/destroy against a local API server
         }
     }, 25 * MINUTE);
 
-    it("shared fleet (2 replicas, its own namespace): up, every object accepted, pods admitted and Ready; a second preview changes nothing; destroy leaves nothing", async () => {
+    it("shared fleet (2 replicas, its own namespace): up, every object accepted, pods admitted and Ready; no change on a second preview; destroy keeps the protected claim, unprotected leaves nothing", async () => {
         const s = stack("kube-shared", {
             "copilot-fleet:platform": "kubernetes",
             "copilot-fleet:mode": "shared",

@@ -6,6 +6,8 @@
 //	kube-local scheduler ...           k8s.io/kubernetes/cmd/kube-scheduler
 //	kube-local kubelet ...             our simulated kubelet (kubelet.go): a Node whose bound pods
 //	                                   are reported Running and Ready without running anything
+//	kube-local kubectl ...             k8s.io/kubectl at the same version (also when run as "kubectl",
+//	                                   through a symlink), so the scripts need no kubectl of their own
 //
 // Each subcommand takes the flags of the program it stands for.
 package main
@@ -13,19 +15,26 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"k8s.io/component-base/cli"
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
+	kubectl "k8s.io/kubectl/pkg/cmd"
+	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 )
 
-const usage = "usage: kube-local apiserver|controller-manager|scheduler|kubelet [flags]"
+const usage = "usage: kube-local apiserver|controller-manager|scheduler|kubelet|kubectl [flags]"
 
 func main() {
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		runKubectl()
+		return
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -42,8 +51,16 @@ func main() {
 		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
 	case "kubelet":
 		os.Exit(runKubelet(os.Args[1:]))
+	case "kubectl":
+		runKubectl()
 	default:
 		fmt.Fprintf(os.Stderr, "kube-local: unknown subcommand %q\n%s\n", sub, usage)
 		os.Exit(2)
+	}
+}
+
+func runKubectl() {
+	if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
+		kubectlutil.CheckErr(err)
 	}
 }
