@@ -1,16 +1,8 @@
 /**
- * The multi-language entry (`pulumi package add <path to this package>`): PulumiPlugin.yaml points
- * here. The Node.js language host runs this file, and Pulumi's component provider host infers the
- * schema from the classes below and their args interfaces (the re-exports are what it follows).
+ * The multi-language entry: `pulumi package add <repository>/plugin`. The engine runs this folder
+ * (PulumiPlugin.yaml) through the Node.js language host, whose runner (`@pulumi/pulumi/cmd/run-plugin`)
+ * loads this file, finds the component classes it exports and serves them with Pulumi's component
+ * provider host. That host infers the schema from the classes and their args interfaces, and takes
+ * the package name (`copilot-fleet`, so `copilot-fleet:index:SharedFleet`) from package.json here.
  */
-import { componentProviderHost } from "@pulumi/pulumi/provider/experimental";
-import { PerUserFleet, SharedFleet } from "../components/kubernetes";
-
 export { PerUserFleet, SharedFleet } from "../components/kubernetes";
-
-/** Package name of the inferred schema (`copilot-fleet:index:SharedFleet`, ...). */
-export const PLUGIN_NAME = "copilot-fleet";
-
-if (require.main === module) {
-    void componentProviderHost({ name: PLUGIN_NAME, components: [SharedFleet, PerUserFleet], dirname: __dirname });
-}

@@ -19,6 +19,8 @@ export const HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg";
 export const DEFAULT_CHECK_INTERVAL_MS = 500;
 /** Port of the balancer's Prometheus endpoint (`/metrics`) on container platforms. */
 export const HAPROXY_METRICS_PORT = 8404;
+/** `resolver` value: the nameservers of the container's /etc/resolv.conf (`parse-resolv-conf`). */
+export const RESOLV_CONF = "resolv.conf";
 
 export interface LoadBalancerBackend {
     readonly name: string;
@@ -34,9 +36,10 @@ export interface HaproxyConfigOptions {
     /** Health check interval. Default 500 ms. */
     readonly checkIntervalMs?: number;
     /**
-     * A DNS server for backend names (Docker's embedded DNS is `127.0.0.11:53`): names are resolved at
-     * run time, so a replica that is recreated with a new address is found again, and HAProxy starts
-     * even while a replica is not up yet.
+     * Where backend names are resolved at run time, so a replica that is recreated with a new address
+     * is found again, and HAProxy starts even while a replica is not up yet: a DNS server `host:port`,
+     * or RESOLV_CONF for the nameservers in the container's own /etc/resolv.conf (the engine's DNS on
+     * any engine: Docker's 127.0.0.11, podman's aardvark-dns at the network's gateway).
      */
     readonly resolver?: string;
     /**
@@ -64,7 +67,9 @@ export function haproxyConfig(opts: HaproxyConfigOptions): string {
         "global",
         "    maxconn 4000",
         "    log stderr format raw local0 warning",
-        ...(opts.resolver ? ["resolvers dns", `    nameserver dns ${opts.resolver}`, "    hold valid 1s", "    hold obsolete 1s"] : []),
+        ...(opts.resolver
+            ? ["resolvers dns", opts.resolver === RESOLV_CONF ? "    parse-resolv-conf" : `    nameserver dns ${opts.resolver}`, "    hold valid 1s", "    hold obsolete 1s"]
+            : []),
         "defaults",
         "    mode tcp",
         "    log global",

@@ -6,7 +6,7 @@ import { ENV, SECRET_KEYS, ServerSpec } from "../contract/server";
 import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
-import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
+import { bridgeNetwork, imageId, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
 import { fleetLabels, sessionStateVolume } from "./sharedFleet";
 
 export interface DockerPerUserFleetArgs {
@@ -35,12 +35,12 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
     constructor(name: string, args: DockerPerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:docker:PerUserFleet", name, {}, opts);
         const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
+        const image = imageId(`${name}-server-image`, args.image, this);
         for (const user of args.users) {
             const base = `${name}-u-${user.id}`;
             const labels = { ...fleetLabels(name, args.cliVersion), "copilot-fleet.github.com/user": user.id };
-            const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
             const token = generatedConnectionToken(base, { parent: this });
-            const network = new docker.Network(`${base}-net`, { name: `${base}-net`, driver: "bridge", labels: labelList }, { parent: this });
+            const network = bridgeNetwork(`${base}-net`, labels, this);
             const volume = sessionStateVolume(`${base}-session-state`, labels, this, args.protectSessionState ?? false);
             const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
             const githubToken = user.githubToken ?? (args.credential.kind === "githubToken" ? args.credential.githubToken : undefined);
@@ -53,18 +53,21 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                 base,
                 {
                     name: base,
-                    ...renderServerContainer(spec, { image: args.image, network: network.name, alias: base, volume: volume.name, secrets, labels }),
+                    ...renderServerContainer(spec, { image, network: network.name, alias: base, volume: volume.name, secrets, labels }),
                     start: !user.suspended,
                     mustRun: !user.suspended,
                 },
-                { parent: this, ...SECRET_CONTAINER_OPTIONS },
+                // The provider starts or stops a container only when it creates it: a change of `start`
+                // alone left a suspended user's server running (found by a real `pulumi up`). So a
+                // suspend or resume replaces the container; the volume, and so the sessions, stay.
+                { parent: this, ...CONTAINER_OPTIONS, replaceOnChanges: ["start", "mustRun"] },
             );
             if (args.sessionCleanup) {
                 new DockerSessionCleanup(
                     `${base}-session-cleanup`,
                     {
                         spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${base}:${spec.port}`, mode: "loop" }),
-                        image: args.image,
+                        image,
                         network: network.name,
                         volume: volume.name,
                         secrets: { [SECRET_KEYS.connectionToken]: token },

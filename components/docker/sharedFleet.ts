@@ -1,17 +1,22 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CredentialConfig } from "../config";
-import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig } from "../contract/haproxy";
+import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig, RESOLV_CONF } from "../contract/haproxy";
 import { ReplicaOutput, replicaNames } from "../contract/outputs";
 import { SECRET_KEYS, ServerSpec } from "../contract/server";
 import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
-import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
+import { bridgeNetwork, HELPER_LIMITS, imageId, stableLabels, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
 
-/** Docker's embedded DNS, which resolves container names on user-defined networks. */
-export const DOCKER_DNS = "127.0.0.11:53";
+/**
+ * The engine's DNS, which resolves container names on user-defined networks, as the container's
+ * resolv.conf names it. Not Docker's fixed 127.0.0.11: podman's Docker API serves names from
+ * aardvark-dns at the network gateway, and a balancer pinned to 127.0.0.11 there never re-resolved a
+ * replica (a real CLI upgrade on podman left it with no backend up).
+ */
+export const ENGINE_DNS = RESOLV_CONF;
 
 export interface DockerSharedFleetArgs {
     /** Image reference (CopilotImage output or the `image` config key). */
@@ -42,10 +47,7 @@ export function fleetLabels(fleet: string, cliVersion: string): Record<string, s
  * (volumes made before the version was left out keep theirs rather than being recreated).
  */
 export function sessionStateVolume(name: string, labels: Readonly<Record<string, string>>, parent: pulumi.Resource, protect: boolean): docker.Volume {
-    const stable = Object.entries(labels)
-        .filter(([label]) => label !== "app.kubernetes.io/version")
-        .map(([label, value]) => ({ label, value }));
-    return new docker.Volume(name, { name, labels: stable }, { parent, protect, ignoreChanges: ["labels"] });
+    return new docker.Volume(name, { name, labels: stableLabels(labels) }, { parent, protect, ignoreChanges: ["labels"] });
 }
 
 /**
@@ -63,15 +65,15 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
     constructor(name: string, args: DockerSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("copilot-fleet:docker:SharedFleet", name, {}, opts);
         const labels = fleetLabels(name, args.cliVersion);
-        const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
         const token =
             args.connectionToken !== undefined
                 ? pulumi.secret(pulumi.output(args.connectionToken))
                 : generatedConnectionToken(name, { parent: this });
         this.connectionToken = pulumi.secret(token);
 
-        const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge", labels: labelList }, { parent: this });
+        const network = bridgeNetwork(`${name}-net`, labels, this);
         const volume = sessionStateVolume(`${name}-session-state`, labels, this, args.protectSessionState ?? false);
+        const image = imageId(`${name}-server-image`, args.image, this);
 
         const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
         if (args.credential.kind === "githubToken") secrets[SECRET_KEYS.githubToken] = args.credential.githubToken;
@@ -83,9 +85,9 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                     replica,
                     {
                         name: replica,
-                        ...renderServerContainer(args.spec, { image: args.image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
+                        ...renderServerContainer(args.spec, { image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
                     },
-                    { parent: this, ...SECRET_CONTAINER_OPTIONS },
+                    { parent: this, ...CONTAINER_OPTIONS },
                 ),
         );
 
@@ -96,7 +98,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                     bind: `*:${args.spec.port}`,
                     backends: names.map((n) => ({ name: n, address: `${n}:${args.spec.port}` })),
                     connectionToken: t,
-                    resolver: DOCKER_DNS,
+                    resolver: ENGINE_DNS,
                     metricsBind: `*:${HAPROXY_METRICS_PORT}`,
                 }),
             ),
@@ -121,9 +123,10 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 healthcheck: { tests: ["CMD-SHELL", `exec 3<>/dev/tcp/127.0.0.1/${args.spec.port}`], interval: "10s", timeout: "2s", retries: 3 },
                 ...HELPER_LIMITS,
                 restart: "unless-stopped",
-                labels: labelList,
+                // Not replaced by a CLI upgrade: stable labels.
+                labels: stableLabels(labels),
             },
-            { parent: this, dependsOn: containers, ...SECRET_CONTAINER_OPTIONS },
+            { parent: this, dependsOn: containers, ...CONTAINER_OPTIONS },
         );
 
         if (args.sessionCleanup) {
@@ -131,7 +134,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 `${name}-session-cleanup`,
                 {
                     spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${name}-lb:${args.spec.port}`, mode: "loop" }),
-                    image: args.image,
+                    image,
                     network: network.name,
                     volume: volume.name,
                     secrets: { [SECRET_KEYS.connectionToken]: token },

@@ -29,4 +29,11 @@ describe("haproxyConfig", () => {
         expect(cfg).toMatch(/resolvers dns\n\s+nameserver dns 127\.0\.0\.11:53/);
         expect(cfg).toMatch(/server copilot-1 copilot-1:4321 check resolvers dns init-addr last,libc,none/);
     });
+
+    it("takes the nameservers from the container's resolv.conf when asked (any engine's DNS)", () => {
+        const cfg = haproxyConfig({ bind: "*:4321", backends: [{ name: "copilot-1", address: "copilot-1:4321" }], connectionToken: "t", resolver: "resolv.conf" });
+        expect(cfg).toMatch(/resolvers dns\n\s+parse-resolv-conf\n/);
+        expect(cfg).not.toMatch(/nameserver/);
+        expect(cfg).toMatch(/server copilot-1 copilot-1:4321 check resolvers dns init-addr last,libc,none/);
+    });
 });
