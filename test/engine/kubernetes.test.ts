@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, run, RunResult } from "../helpers/containers";
 import { LABELS } from "../../components/kubernetes/render";
-import { changeSummary, EngineStack, engineDir } from "../helpers/engine";
+import { changeSummary, engine, EngineStack, engineDir } from "../helpers/engine";
 
 const KUBE_LOCAL = path.join(REPO_ROOT, "scripts", "kube-local.sh");
 /** kube-local builds kubectl at the API server's version (a link to its multi-call binary). */
@@ -145,6 +145,8 @@ async function expectRestrictedEnforced(ns: string): Promise<void> {
 
 describe("kubernetes platform: real pulumi up/destroy against a local API server", () => {
     beforeAll(async () => {
+        // No engine: fail now, before a control-plane build that could not be used.
+        await engine();
         stateDir = mkdtempSync(path.join(os.tmpdir(), "cf-kube-local-"));
         // A cold build of the control plane takes tens of minutes; a warm start takes seconds.
         await run("bash", [KUBE_LOCAL, "start", "--dir", stateDir, "--namespace", PER_USER_NS], { timeoutMs: 80 * MINUTE });
