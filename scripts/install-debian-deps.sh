@@ -9,7 +9,7 @@
 set -euo pipefail
 # The same command works as root (where sudo may not exist) and as a sudo user.
 if [ "$(id -u)" != 0 ]; then exec sudo bash "$0" "$@"; fi
-PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns gcc libc6-dev jq ca-certificates)
+PACKAGES=(redis-server haproxy buildah podman runc debootstrap uidmap fuse-overlayfs slirp4netns netavark aardvark-dns gcc libc6-dev jq ca-certificates curl unzip)
 if [ "${1:-}" = "--demo-only" ]; then PACKAGES=(redis-server haproxy jq ca-certificates); fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q

@@ -79,19 +79,21 @@ BIN="$KUBE/bin"
 build() {
   step="build"
   local srcdir="$here/engine/kube-local" key w t0
-  GO="$(command -v go || true)"
-  [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
-  [ -n "$GO" ] || { echo "kube-local: no go on PATH (sudo's secure_path may hide it; try sudo env PATH=\"\$PATH\" ...)" >&2; exit 1; }
+  # Go >= 1.24: the one on PATH, /usr/local/go, or the toolchain scripts/pulumi-engine.sh fetched
+  # from the module proxy into the engine folder (Debian bookworm's golang-go is 1.19).
+  local cand
+  GO=""
+  for cand in "$(command -v go || true)" /usr/local/go/bin/go "$ENGINE_DIR"/go/toolchain/go*/bin/go; do
+    [ -n "$cand" ] && [ -x "$cand" ] || continue
+    case "$("$cand" env GOVERSION 2>/dev/null)" in go1.2[4-9]*|go1.[3-9]*) GO="$cand"; break ;; esac
+  done
+  [ -n "$GO" ] || { echo "kube-local: no go >= 1.24 (on PATH, /usr/local/go or $ENGINE_DIR/go/toolchain); bash scripts/pulumi-engine.sh fetches one" >&2; exit 1; }
   key="kube-local r2 $K8S_VERSION etcd $ETCD_VERSION $(find "$srcdir" -type f -name '*.go' | sort | xargs cat | sha256sum | cut -c1-16) $("$GO" env GOVERSION)"
   if [ "$force" != 1 ] && [ -x "$BIN/kube-local" ] && [ -x "$BIN/etcd" ] && [ -L "$BIN/kubectl" ] \
      && [ "$(cat "$KUBE/src/kube-local.stamp" 2>/dev/null)" = "$key" ]; then
     say "build: kube-local ($K8S_VERSION) and etcd ($ETCD_VERSION) already built in $BIN"
     return 0
   fi
-  case "$("$GO" env GOVERSION)" in
-    go1.2[4-9]*|go1.[3-9]*) ;;
-    *) echo "kube-local: $("$GO" env GOVERSION) is too old; k8s.io/kubernetes $K8S_VERSION needs go >= 1.24" >&2; exit 1 ;;
-  esac
   mkdir -p "$BIN" "$KUBE/src" "$ENGINE_DIR/go/mod" "$ENGINE_DIR/go/cache"
   export GOMODCACHE="$ENGINE_DIR/go/mod" GOCACHE="$ENGINE_DIR/go/cache"
   export GOPROXY="${GOPROXY_OVERRIDE:-https://proxy.golang.org}" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0

@@ -105,13 +105,29 @@ if [ "$force" != 1 ]; then
   fi
 fi
 
+# Go >= 1.25: the one on PATH (or /usr/local/go), else the toolchain the Go module proxy serves as the
+# module golang.org/toolchain (what GOTOOLCHAIN downloads), unpacked under the engine folder. Debian
+# bookworm's golang-go is 1.19, too old for pkg/v3 and for GOTOOLCHAIN itself.
+GO_TOOLCHAIN=go1.26.8
+go_ok() { [ -n "$1" ] && case "$("$1" env GOVERSION 2>/dev/null)" in go1.2[5-9]*|go1.[3-9]*) true ;; *) false ;; esac; }
 GO="$(command -v go || true)"
-[ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
-[ -n "$GO" ] || { echo "pulumi-engine: no go on PATH (sudo's secure_path may hide it; try sudo env PATH=\"\$PATH\" ...)" >&2; exit 1; }
-case "$("$GO" env GOVERSION)" in
-  go1.2[5-9]*|go1.[3-9]*) ;;
-  *) echo "pulumi-engine: $("$GO" env GOVERSION) is too old; pkg/v3 v$PULUMI_VERSION needs go >= 1.25" >&2; exit 1 ;;
-esac
+go_ok "$GO" || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
+if ! go_ok "$GO"; then
+  tc="$ENGINE_DIR/go/toolchain/$GO_TOOLCHAIN"
+  if ! go_ok "$tc/bin/go"; then
+    case "$(uname -m)" in x86_64) goarch=amd64 ;; aarch64|arm64) goarch=arm64 ;; *) echo "pulumi-engine: no Go toolchain for $(uname -m)" >&2; exit 1 ;; esac
+    proxy="${GOPROXY_OVERRIDE:-https://proxy.golang.org}"
+    zip_url="$proxy/golang.org/toolchain/@v/v0.0.1-$GO_TOOLCHAIN.linux-$goarch.zip"
+    echo "pulumi-engine: ${GO:-no go} is not >= 1.25; fetching $GO_TOOLCHAIN from $zip_url"
+    command -v unzip >/dev/null || { echo "pulumi-engine: unzip is needed (scripts/install-debian-deps.sh installs it)" >&2; exit 1; }
+    rm -rf "$tc.tmp" && mkdir -p "$tc.tmp"
+    curl -fsSL --retry 3 -o "$tc.tmp/go.zip" "$zip_url"
+    (cd "$tc.tmp" && unzip -q go.zip && rm go.zip)
+    rm -rf "$tc" && mv "$tc.tmp/golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-$goarch" "$tc" && rm -rf "$tc.tmp"
+  fi
+  GO="$tc/bin/go"
+fi
+go_ok "$GO" || { echo "pulumi-engine: no usable go >= 1.25 (found ${GO:-none})" >&2; exit 1; }
 
 mkdir -p "$BIN" "$ENGINE_DIR/plugins" "$ENGINE_DIR/home" "$ENGINE_DIR/src" "$ENGINE_DIR/go/mod" "$ENGINE_DIR/go/cache"
 export GOMODCACHE="$ENGINE_DIR/go/mod" GOCACHE="$ENGINE_DIR/go/cache"

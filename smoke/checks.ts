@@ -9,7 +9,7 @@ import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github
 import { RedisSessionLock, createTenantSession, ownedSessionId, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "@copilot-fleet/client";
 import type { FleetOutputs, ProviderOutput } from "../components/contract/outputs";
 import { findForks, userPrompts, type ChainEvent } from "./events";
-import { probe } from "./rpc";
+import { probe, waitForPing } from "./rpc";
 import { describeLeaks, RedTeamUnsupportedModel, runRedTeam, type RedTeamMode } from "./redteam";
 import { resolveTargets, type PodApi, type Target } from "./targets";
 
@@ -58,6 +58,13 @@ export interface SmokeOptions {
     readonly copilotHome?: string;
     /** Kubernetes only: replace the API client (tests). */
     readonly podApi?: () => Promise<PodApi>;
+    /**
+     * How long the "fleet ready" gate waits for every server (and the balancer) to answer an
+     * authenticated ping before the checks run. Default 120 000 ms: Docker's `pulumi up` returns when
+     * the containers are created, not when the CLI in them listens, nor when the balancer has seen
+     * them healthy. 0: no gate.
+     */
+    readonly readyTimeoutMs?: number;
 }
 
 export function formatResult(r: CheckResult): string {
@@ -181,6 +188,28 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
             if (outputs.mode === "per-user" && users.size === 0) throw new Error("per-user outputs list no users");
             return outputs.mode === "shared" ? `${replicas.length} replicas` : `${users.size} users`;
         });
+
+        const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+        if (resolved && readyTimeoutMs > 0) {
+            // One gate, then no retries: every check after it sees the fleet as a client would.
+            const waitFor: Array<{ name: string; endpoint: string; token: string }> = [];
+            if (outputs.mode === "shared" && outputs.connectionToken) {
+                for (const t of [...replicas, ...(outputs.endpoint ? [{ name: "load-balancer", endpoint: outputs.endpoint }] : [])]) waitFor.push({ ...t, token: outputs.connectionToken });
+            }
+            for (const [id, t] of users.entries()) {
+                const u = outputs.users?.[id];
+                if (u && u.suspended !== true && u.connectionToken) waitFor.push({ name: `user ${id}`, endpoint: t.endpoint, token: u.connectionToken });
+            }
+            if (waitFor.length > 0) {
+                await check("fleet ready", async () => {
+                    const t0 = Date.now();
+                    const results = await Promise.all(waitFor.map(async (w) => ({ w, r: await waitForPing(w.endpoint, w.token, readyTimeoutMs, 250) })));
+                    const down = results.filter((x) => !x.r.ok);
+                    if (down.length > 0) throw new Error(`not answering after ${readyTimeoutMs} ms: ${down.map((x) => `${x.w.name} (${x.w.endpoint}): ${x.r.error ?? x.r.message}`).join("; ")}`);
+                    return `${waitFor.length} answered within ${Date.now() - t0} ms`;
+                });
+            }
+        }
 
         if (resolved && outputs.mode === "shared") {
             const token = outputs.connectionToken;

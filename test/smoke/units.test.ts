@@ -1,6 +1,8 @@
 /** Fast tests of the smoke suite's pure parts and the stub model (no CLI servers). */
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
+import type { FleetOutputs } from "../../components/contract/outputs";
+import { runSmokeSuite } from "../../smoke/checks";
 import { parseSmokeArgs, validateOutputs } from "../../smoke/cli";
 import { findForks, userPrompts } from "../../smoke/events";
 import { startStubModel, stubAnswer, stubReply, toolDirectives } from "../../smoke/local/stub-model";
@@ -197,4 +199,31 @@ describe("red-team judging", () => {
         expect(judgeAttack(write, done(false, "rejected"), secrets)).toMatchObject({ ran: true, success: false, leaked: [] });
         expect(judgeAttack(read, [], secrets)).toMatchObject({ ran: false, leaked: [] });
     });
+});
+
+describe("runSmokeSuite readiness gate", () => {
+    it("fails 'fleet ready' naming each server that never answered, within the given time", async () => {
+        const dead = await new Promise<number>((resolve) => {
+            const srv = net.createServer();
+            srv.listen(0, "127.0.0.1", () => {
+                const port = (srv.address() as net.AddressInfo).port;
+                srv.close(() => resolve(port));
+            });
+        });
+        const outputs = {
+            platform: "docker",
+            mode: "shared",
+            endpoint: `127.0.0.1:${dead}`,
+            connectionToken: "t".repeat(24),
+            replicas: [{ name: "copilot-1", endpoint: `127.0.0.1:${dead}` }],
+            sessionStatePath: "/home/copilot/.copilot/session-state",
+        } as unknown as FleetOutputs;
+        const t0 = Date.now();
+        const report = await runSmokeSuite(outputs, { readyTimeoutMs: 800 });
+        const ready = report.results.find((r) => r.name === "fleet ready");
+        expect(ready?.status).toBe("FAIL");
+        expect(ready?.reason ?? "").toMatch(/not answering after 800 ms: copilot-1 \(127\.0\.0\.1:\d+\).*load-balancer/);
+        expect(report.ok).toBe(false);
+        expect(Date.now() - t0).toBeLessThan(25_000);
+    }, 30_000);
 });
