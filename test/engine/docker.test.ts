@@ -7,72 +7,31 @@
  * Servers reach the stub model at `host.containers.internal` (podman's name for the host on each
  * bridge network), so the stub listens on all addresses and requires an API key.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import * as os from "node:os";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStubModel, StubModel } from "../../smoke/local/stub-model";
-import { acquireLock, ensureBaseImage, ensureReleaseFiles, pinnedCliVersion, podman, PodmanService, RELEASE_ASSET_X64, REPO_ROOT, run, startPodmanService, startReleaseMirror } from "../helpers/containers";
 import type { FleetOutputs } from "../../components/contract/outputs";
 import { waitForPing } from "../../smoke/rpc";
+import { pinnedCliVersion, podman, REPO_ROOT, run } from "../helpers/containers";
+import { DockerEngineFixture, startDockerEngineFixture } from "../helpers/dockerEngine";
 import { changeSummary, EngineStack } from "../helpers/engine";
 import { ClientPool, sessionConfig, sessionEvents, turn } from "../helpers/fleet";
-import { ensureStandInImages } from "../helpers/standins";
 
 /** The version a fleet is first deployed at, then upgraded from to the pinned one. */
 const OLD_CLI_VERSION = "1.0.92";
 const STEP_MS = 15 * 60_000;
 
-let work: string;
-let service: PodmanService;
-let stub: StubModel;
-let mirror: Awaited<ReturnType<typeof startReleaseMirror>>;
-let baseImage: string;
-const apiKey = randomBytes(16).toString("hex");
-
-let releaseEngine: (() => void) | undefined;
+let fx: DockerEngineFixture;
 
 beforeAll(async () => {
-    // The stacks deploy fixed container names (copilot-1, copilot-lb, ...) into the one test storage:
-    // one suite at a time on this machine, whichever process runs it.
-    releaseEngine = await acquireLock("docker-engine-suite", 40 * 60_000);
-    work = mkdtempSync(path.join(os.tmpdir(), "cf-engine-docker-"));
-    const [pinned, old] = await Promise.all([ensureReleaseFiles(), ensureReleaseFiles(OLD_CLI_VERSION)]);
-    mirror = await startReleaseMirror({
-        [pinnedCliVersion()]: { [RELEASE_ASSET_X64]: pinned.tarball, "SHA256SUMS.txt": Buffer.from(pinned.sums) },
-        [OLD_CLI_VERSION]: { [RELEASE_ASSET_X64]: old.tarball, "SHA256SUMS.txt": Buffer.from(old.sums) },
-    });
-    baseImage = (await ensureBaseImage()).ref;
-    await ensureStandInImages();
-    service = await startPodmanService(work);
-    stub = await startStubModel({ host: "0.0.0.0", apiKey });
+    fx = await startDockerEngineFixture([pinnedCliVersion(), OLD_CLI_VERSION]);
 }, 60 * 60_000);
 
 afterAll(async () => {
-    await stub?.stop();
-    await mirror?.stop();
-    await service?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-    releaseEngine?.();
+    await fx?.stop();
 });
 
-function fleetStack(stack: string, extra: Record<string, string>, cliVersion = pinnedCliVersion()): EngineStack {
-    return new EngineStack({
-        stack,
-        env: { DOCKER_HOST: service.dockerHost },
-        config: {
-            "copilot-fleet:platform": "docker",
-            "copilot-fleet:cliVersion": cliVersion,
-            "copilot-fleet:imageBaseImage": baseImage,
-            "copilot-fleet:imageReleaseBaseUrl": mirror.url(cliVersion),
-            ...extra,
-        },
-        secrets: {
-            "copilot-fleet:provider": JSON.stringify({ type: "openai", baseUrl: `http://host.containers.internal:${stub.port}/v1`, model: stub.model, apiKey }),
-        },
-    });
-}
+const fleetStack = (stack: string, config: Record<string, string>, cliVersion = pinnedCliVersion()): EngineStack => fx.stack(stack, config, cliVersion);
 
 interface SmokeResult {
     readonly name: string;
@@ -85,8 +44,8 @@ async function smoke(stack: EngineStack): Promise<SmokeResult[]> {
     const report = path.join(stack.dir, "smoke.json");
     const r = await run(
         "npx",
-        ["ts-node", "--transpile-only", "smoke/cli.ts", "--stack", stack.stack, "--json", report, "--redteam-provider-base-url", `http://host.containers.internal:${stub.port}/v1`],
-        { cwd: REPO_ROOT, env: { ...stack.env(), SMOKE_REDTEAM_PROVIDER_API_KEY: apiKey }, timeoutMs: 10 * 60_000, check: false },
+        ["ts-node", "--transpile-only", "smoke/cli.ts", "--stack", stack.stack, "--json", report, "--redteam-provider-base-url", fx.providerBaseUrl],
+        { cwd: REPO_ROOT, env: { ...stack.env(), SMOKE_REDTEAM_PROVIDER_API_KEY: fx.apiKey }, timeoutMs: 10 * 60_000, check: false },
     );
     const results = (JSON.parse(readFileSync(report, "utf8")) as { results: SmokeResult[] }).results;
     const failed = results.filter((x) => x.status === "FAIL");
@@ -183,7 +142,7 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
             } finally {
                 await pool.stopAll();
             }
-            await stack.setConfig({ "copilot-fleet:cliVersion": pinnedCliVersion(), "copilot-fleet:imageReleaseBaseUrl": mirror.url(pinnedCliVersion()) });
+            await stack.setConfig({ "copilot-fleet:cliVersion": pinnedCliVersion(), "copilot-fleet:imageReleaseBaseUrl": fx.releaseUrl(pinnedCliVersion()) });
             const idsBefore = await resourceIds(stack);
             await stack.up({ timeoutMs: STEP_MS });
             const idsAfter = await resourceIds(stack);
