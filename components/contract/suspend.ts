@@ -51,7 +51,9 @@ export function suspenderEnv(platform: "kubernetes" | "docker", idleMinutes: num
 /** Liveness and readiness: the last round finished within three intervals (a wedged loop is restarted). */
 export function suspenderProbeCommand(idleMinutes: number): string[] {
     const maxAgeMs = 3 * suspenderIntervalSeconds(idleMinutes) * 1000 + 30_000;
-    return ["node", "-e", `const s=require("fs").statSync(${JSON.stringify(SUSPENDER_HEARTBEAT_FILE)});process.exit(Date.now()-s.mtimeMs<${maxAgeMs}?0:1)`];
+    // No spaces in the script: podman's Docker API hands a health-check command back split at spaces,
+    // which a real `pulumi up` read as a change (and an update) every time.
+    return ["node", "-e", `process.exit(Date.now()-require("fs").statSync(${JSON.stringify(SUSPENDER_HEARTBEAT_FILE)}).mtimeMs<${maxAgeMs}?0:1)`];
 }
 
 export interface SuspenderUserEntry {

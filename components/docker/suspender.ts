@@ -23,8 +23,17 @@ import {
 } from "../contract/suspend";
 import { CONTAINER_OPTIONS, goDuration, imageId, quantityToCpus, quantityToMegabytes } from "./render";
 
-/** Where the engine's socket is on the host and in the container. */
+/** Where the engine's socket is in the suspender's container (and, by default, on the host). */
 export const DOCKER_SOCKET = "/var/run/docker.sock";
+
+/**
+ * The engine's socket on the host, for the suspender's bind mount: the unix path the Docker provider
+ * is pointed at (`docker:host` config, else DOCKER_HOST), so a podman, rootless Docker or context
+ * socket works; DOCKER_SOCKET for the default engine or a non-unix host.
+ */
+export function hostEngineSocket(dockerHost: string | undefined): string {
+    return dockerHost?.startsWith("unix://") ? dockerHost.slice("unix://".length) : DOCKER_SOCKET;
+}
 
 export interface DockerIdleSuspenderArgs {
     readonly idleMinutes: number;
@@ -35,6 +44,8 @@ export interface DockerIdleSuspenderArgs {
     readonly labels: Readonly<Record<string, string>>;
     /** Default DEFAULT_SUSPENDER_IMAGE. */
     readonly image?: string;
+    /** The engine's socket on the host. Default hostEngineSocket of `docker:host` config, else DOCKER_HOST. */
+    readonly engineSocket?: string;
 }
 
 export class DockerIdleSuspender extends pulumi.ComponentResource {
@@ -56,7 +67,7 @@ export class DockerIdleSuspender extends pulumi.ComponentResource {
                     ...Object.entries(code).map(([file, content]) => ({ file: `${SUSPENDER_CODE_DIR}/${file}`, content })),
                     { file: SUSPENDER_USERS_FILE, content: usersJson },
                 ],
-                mounts: [{ type: "bind", source: DOCKER_SOCKET, target: DOCKER_SOCKET }],
+                mounts: [{ type: "bind", source: args.engineSocket ?? hostEngineSocket(new pulumi.Config("docker").get("host") ?? process.env.DOCKER_HOST), target: DOCKER_SOCKET }],
                 networksAdvanced: args.networks.map((n) => ({ name: n })),
                 capabilities: { drops: ["ALL"] },
                 securityOpts: ["no-new-privileges:true"],

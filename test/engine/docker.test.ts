@@ -223,4 +223,74 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
             expect(await leftovers()).toEqual([]);
         }, STEP_MS);
     });
+
+    describe("per-user mode with idle suspend: the suspender and pulumi up do not fight", () => {
+        let stack: EngineStack;
+        const users = (suspendBob: boolean) => JSON.stringify([{ id: "alice" }, { id: "bob", suspended: suspendBob }]);
+        const inspect = async (container: string) => {
+            const r = await podman(["inspect", "--format", "{{.Id}} {{.State.Running}}", container]);
+            const [id, running] = r.stdout.trim().split(" ");
+            return { id, running: running === "true" };
+        };
+
+        beforeAll(async () => {
+            stack = fleetStack("cfe-docker-idle", { "copilot-fleet:mode": "per-user", "copilot-fleet:users": users(false), "copilot-fleet:idleSuspendMinutes": "5" });
+            await stack.create();
+        }, STEP_MS);
+        afterAll(async () => {
+            try {
+                await stack?.destroy({ check: false });
+            } finally {
+                stack?.remove();
+            }
+        }, STEP_MS);
+
+        it("pulumi up starts the servers and the suspender (with the engine's own socket)", async () => {
+            await stack.up({ timeoutMs: STEP_MS });
+            expect((await inspect("copilot-u-alice")).running).toBe(true);
+            expect((await inspect("copilot-idle-suspender")).running).toBe(true);
+        }, STEP_MS);
+
+        it("after a suspend (the stop the suspender makes), pulumi up leaves the server stopped and unreplaced; a wake starts it and a turn runs", async () => {
+            const before = await inspect("copilot-u-alice");
+            await podman(["stop", "copilot-u-alice"]);
+            const preview = await stack.preview(["--expect-no-changes"], { check: false });
+            expect(preview.code, preview.stdout.slice(-4000)).toBe(0);
+            await stack.up({ timeoutMs: STEP_MS });
+            const after = await inspect("copilot-u-alice");
+            expect(after).toEqual({ id: before.id, running: false });
+
+            const outputs = (await stack.outputs(true)) as unknown as FleetOutputs;
+            const alice = outputs.users?.alice;
+            if (!alice?.connectionToken) throw new Error("no alice in outputs");
+            const { dockerControl, ensureRunning } = await import("@copilot-fleet/client");
+            const control = dockerControl({ containerName: (id) => `copilot-u-${id}`, socketPath: fx.service.dockerHost.slice("unix://".length) });
+            const woken = await ensureRunning("alice", { control, endpoint: alice.endpoint, connectionToken: alice.connectionToken, timeoutMs: 120_000 });
+            expect(woken.started).toBe(true);
+            const pool = new ClientPool(alice.connectionToken);
+            try {
+                const s = await pool.client(woken.endpoint).createSession(sessionConfig(outputs));
+                expect(await turn(s, "hello after a wake", 120_000)).not.toBe("");
+                await s.disconnect();
+            } finally {
+                await pool.stopAll();
+            }
+        }, STEP_MS);
+
+        it("suspended: true in config still forces a server off, and a wake refuses that user", async () => {
+            await stack.setConfig({ "copilot-fleet:users": users(true) });
+            await stack.up({ timeoutMs: STEP_MS });
+            expect((await inspect("copilot-u-bob")).running).toBe(false);
+            const outputs = (await stack.outputs(true)) as unknown as FleetOutputs;
+            const { dockerControl, ensureRunning, WakeRefusedError } = await import("@copilot-fleet/client");
+            const control = dockerControl({ containerName: (id) => `copilot-u-${id}`, socketPath: fx.service.dockerHost.slice("unix://".length) });
+            await expect(ensureRunning("bob", { control, connectionToken: outputs.users?.bob?.connectionToken as string, timeoutMs: 20_000 })).rejects.toBeInstanceOf(WakeRefusedError);
+            expect((await inspect("copilot-u-bob")).running).toBe(false);
+        }, STEP_MS);
+
+        it("pulumi destroy leaves no container, volume or network behind", async () => {
+            await stack.destroy({ timeoutMs: STEP_MS });
+            expect(await leftovers()).toEqual([]);
+        }, STEP_MS);
+    });
 });

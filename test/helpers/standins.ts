@@ -8,12 +8,15 @@
  * stopped by SIGUSR1; /bin/sh is dash, as in the official bookworm images.
  *
  * The versions are Debian bookworm's (Redis 7.0, HAProxy 2.6), not the pinned upstream ones: the label
- * says so, and the local fleet's suites run the same Debian builds on loopback.
+ * says so, and the local fleet's suites run the same Debian builds on loopback. The idle suspender's
+ * `node` image is the Node.js binary that runs these tests (20.x, glibc), on the same base.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { copyFileSync } from "node:fs";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE } from "../../components/contract/haproxy";
+import { DEFAULT_SUSPENDER_IMAGE } from "../../components/contract/suspend";
 import { REDIS_IMAGE, REDIS_UID } from "../../components/contract/redis";
 import { REDIS_CONF_PATH } from "../../components/docker/redis";
 import { buildah, ensureBaseImage, podman } from "./containers";
@@ -49,6 +52,12 @@ function recipes(base: string): Record<string, string> {
             `CMD ["/usr/sbin/haproxy", "-W", "-db", "-f", "${HAPROXY_CONFIG_PATH}"]`,
             `LABEL ${LABEL}="${RECIPE_VERSION}" org.opencontainers.image.description="test stand-in for ${HAPROXY_IMAGE}: Debian bookworm's haproxy"`,
         ].join("\n"),
+        [DEFAULT_SUSPENDER_IMAGE]: [
+            `FROM ${base}`,
+            "COPY node /usr/local/bin/node",
+            'CMD ["node"]',
+            `LABEL ${LABEL}="${RECIPE_VERSION}" org.opencontainers.image.description="test stand-in for ${DEFAULT_SUSPENDER_IMAGE}: Node.js ${process.version} from the test machine"`,
+        ].join("\n"),
     };
 }
 
@@ -68,6 +77,7 @@ export async function ensureStandInImages(): Promise<string[]> {
         const dir = mkdtempSync(path.join(os.tmpdir(), "cf-standin-"));
         try {
             writeFileSync(path.join(dir, "Containerfile"), `${containerfile}\n`);
+            if (containerfile.includes("COPY node ")) copyFileSync(process.execPath, path.join(dir, "node"));
             await buildah(["bud", "--isolation", "chroot", "--pull-never", "--format", "docker", "--layers=false", "-f", path.join(dir, "Containerfile"), "-t", full, dir], {
                 timeoutMs: 10 * 60_000,
             });

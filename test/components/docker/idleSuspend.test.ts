@@ -8,6 +8,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RawConfig } from "../../../components/config";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";
+import { hostEngineSocket } from "../../../components/docker/suspender";
 
 let rec: MockRecorder;
 beforeAll(() => {
@@ -55,7 +56,8 @@ describe("idle suspend on Docker", () => {
         expect(i.image).toBe((img?.state as Obj).imageId);
         expect(i.image).toMatch(/^sha256:[0-9a-f]{64}$/);
         expect(i.command).toEqual(["node", "/opt/copilot-fleet/suspender/suspender-main.js"]);
-        expect(i.mounts).toEqual([{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]);
+        // The host's socket is the one the provider talks to (DOCKER_HOST), in the container always the default path.
+        expect(i.mounts).toEqual([{ type: "bind", source: hostEngineSocket(process.env.DOCKER_HOST), target: "/var/run/docker.sock" }]);
         expect((i.networksAdvanced as Obj[]).map((n) => n.name).sort()).toEqual(["copilot-u-alice-net", "copilot-u-bob-net"]);
         expect(i.envs).toContain("SUSPENDER_PLATFORM=docker");
         expect(i.envs).toContain("SUSPENDER_IDLE_MINUTES=15");
@@ -71,5 +73,28 @@ describe("idle suspend on Docker", () => {
         expect(i.healthcheck.tests[0]).toBe("CMD");
         expect(users.alice.server).toBe("copilot-u-alice");
         expect(resolved.idleSuspend).toEqual({ minutes: 15 });
+    });
+});
+
+describe("hostEngineSocket", () => {
+    it.each([
+        [undefined, "/var/run/docker.sock"],
+        ["unix:///run/user/1000/podman/podman.sock", "/run/user/1000/podman/podman.sock"],
+        ["unix:///var/run/docker.sock", "/var/run/docker.sock"],
+        ["tcp://10.0.0.5:2376", "/var/run/docker.sock"],
+    ])("DOCKER_HOST %s → %s on the host", (host, socket) => {
+        expect(hostEngineSocket(host)).toBe(socket);
+    });
+});
+
+describe("health checks podman reads back as they were written", () => {
+    it("no exec-form (CMD) health-check argument holds a space: podman splits them, and every up saw a change", async () => {
+        await deployUnderMocks(base);
+        const containers = rec.resources.filter((r) => r.type === CONTAINER);
+        expect(containers.map((c) => c.name)).toContain("copilot-idle-suspender");
+        for (const c of containers) {
+            const tests = ((c.inputs as Obj).healthcheck as Obj | undefined)?.tests as string[] | undefined;
+            if (tests?.[0] === "CMD") for (const a of tests.slice(1)) expect(a, `${c.name}: ${a}`).not.toMatch(/\s/);
+        }
     });
 });
