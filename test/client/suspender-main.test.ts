@@ -50,11 +50,16 @@ describe("suspender-main.js", () => {
         child.stdout.on("data", (d: Buffer) => (out += d.toString()));
         try {
             const deadline = Date.now() + 20_000;
-            while (running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+            // The stop, then the line the suspender logs once the engine answered it.
+            while ((running || !/"action":"suspended"/.test(out)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
             expect(running).toBe(false);
             expect(calls).toContain("POST /containers/copilot-u-alice/stop?t=10");
             // The window (3 s) counted from when it first saw the server: no stop in the first round.
-            const lines = out.trim().split("\n").map((l) => JSON.parse(l) as { event: string; action?: string; user?: string; busy?: number });
+            // Complete lines only: the child may be writing the next one.
+            const lines = out
+                .slice(0, out.lastIndexOf("\n"))
+                .split("\n")
+                .map((l) => JSON.parse(l) as { event: string; action?: string; user?: string; busy?: number });
             expect(lines[0]).toMatchObject({ event: "suspend.summary", busy: 1 });
             expect(lines.some((l) => l.event === "suspend.user" && l.action === "suspended" && l.user === "alice")).toBe(true);
             expect(JSON.parse(readFileSync(heartbeat, "utf8"))).toMatchObject({ errors: 0 });

@@ -31,7 +31,31 @@ afterAll(async () => {
     await fx?.stop();
 });
 
-const fleetStack = (stack: string, config: Record<string, string>, cliVersion = pinnedCliVersion()): EngineStack => fx.stack(stack, config, cliVersion);
+/**
+ * A stack for one describe block: created before its tests, destroyed and removed after them, even
+ * when a test failed. The value stands for the stack the hook creates.
+ */
+function useStack(name: string, config: Record<string, string>, cliVersion = pinnedCliVersion()): EngineStack {
+    let current: EngineStack | undefined;
+    beforeAll(async () => {
+        current = fx.stack(name, config, cliVersion);
+        await current.create();
+    }, STEP_MS);
+    afterAll(async () => {
+        try {
+            await current?.destroy({ check: false });
+        } finally {
+            current?.remove();
+        }
+    }, STEP_MS);
+    return new Proxy({} as EngineStack, {
+        get: (_t, prop) => {
+            if (!current) throw new Error(`stack ${name} is used before its beforeAll created it`);
+            const v: unknown = Reflect.get(current, prop, current);
+            return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(current) : v;
+        },
+    });
+}
 
 interface SmokeResult {
     readonly name: string;
@@ -78,18 +102,7 @@ async function leftovers(): Promise<string[]> {
 
 describe("docker platform through the real engine (podman's Docker API)", () => {
     describe("shared mode", () => {
-        let stack: EngineStack;
-        beforeAll(async () => {
-            stack = fleetStack("cfe-docker-shared", { "copilot-fleet:mode": "shared", "copilot-fleet:replicas": "2" }, OLD_CLI_VERSION);
-            await stack.create();
-        }, STEP_MS);
-        afterAll(async () => {
-            try {
-                await stack?.destroy({ check: false });
-            } finally {
-                stack?.remove();
-            }
-        }, STEP_MS);
+        const stack = useStack("cfe-docker-shared", { "copilot-fleet:mode": "shared", "copilot-fleet:replicas": "2" }, OLD_CLI_VERSION);
 
         it(
             "pulumi up builds the image through the provider and starts the fleet",
@@ -174,22 +187,11 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
     });
 
     describe("per-user mode", () => {
-        let stack: EngineStack;
         const users = (suspendAlice: boolean) => JSON.stringify([{ id: "alice", suspended: suspendAlice }, { id: "bob", suspended: true }, { id: "carol" }]);
         const running = async (container: string) => (await podman(["inspect", "--format", "{{.State.Running}}", container])).stdout.trim() === "true";
         const volumeExists = async (volume: string) => (await podman(["volume", "exists", volume], { check: false })).code === 0;
 
-        beforeAll(async () => {
-            stack = fleetStack("cfe-docker-users", { "copilot-fleet:mode": "per-user", "copilot-fleet:users": users(false) });
-            await stack.create();
-        }, STEP_MS);
-        afterAll(async () => {
-            try {
-                await stack?.destroy({ check: false });
-            } finally {
-                stack?.remove();
-            }
-        }, STEP_MS);
+        const stack = useStack("cfe-docker-users", { "copilot-fleet:mode": "per-user", "copilot-fleet:users": users(false) });
 
         it("pulumi up starts one server per active user; a suspended user's server is stopped and their volume is there", async () => {
             await stack.up({ timeoutMs: STEP_MS });
@@ -225,7 +227,6 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
     });
 
     describe("per-user mode with idle suspend: the suspender and pulumi up do not fight", () => {
-        let stack: EngineStack;
         const users = (suspendBob: boolean) => JSON.stringify([{ id: "alice" }, { id: "bob", suspended: suspendBob }]);
         const inspect = async (container: string) => {
             const r = await podman(["inspect", "--format", "{{.Id}} {{.State.Running}}", container]);
@@ -233,17 +234,7 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
             return { id, running: running === "true" };
         };
 
-        beforeAll(async () => {
-            stack = fleetStack("cfe-docker-idle", { "copilot-fleet:mode": "per-user", "copilot-fleet:users": users(false), "copilot-fleet:idleSuspendMinutes": "5" });
-            await stack.create();
-        }, STEP_MS);
-        afterAll(async () => {
-            try {
-                await stack?.destroy({ check: false });
-            } finally {
-                stack?.remove();
-            }
-        }, STEP_MS);
+        const stack = useStack("cfe-docker-idle", { "copilot-fleet:mode": "per-user", "copilot-fleet:users": users(false), "copilot-fleet:idleSuspendMinutes": "5" });
 
         it("pulumi up starts the servers and the suspender (with the engine's own socket)", async () => {
             await stack.up({ timeoutMs: STEP_MS });

@@ -107,6 +107,11 @@ export interface KubernetesControlOptions {
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+/** Where `request` dials for an API base URL: TLS for https, and the scheme's port when none is given. */
+function target(base: URL): { tls: boolean; host: string; port: string | number } {
+    return { tls: base.protocol === "https:", host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80) };
+}
+
 /**
  * Kubernetes: scale the user's Deployment through its `scale` subresource (what the fleet's Role
  * allows, by resource name), read the suspended annotation from the Deployment.
@@ -120,9 +125,7 @@ export function kubernetesControl(opts: KubernetesControlOptions): ServerControl
         `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/deployments/${encodeURIComponent(opts.deploymentName(userId))}${sub}`;
     const call = (method: string, p: string, body?: unknown, contentType = "application/json"): Promise<HttpAnswer> =>
         request({
-            tls: base.protocol === "https:",
-            host: base.hostname,
-            port: base.port || (base.protocol === "https:" ? 443 : 80),
+            ...target(base),
             method,
             path: p,
             ca,
@@ -231,9 +234,7 @@ export function aciControl(opts: AciControlOptions): ServerControl {
         `/subscriptions/${encodeURIComponent(opts.subscriptionId)}/resourceGroups/${encodeURIComponent(opts.resourceGroupName)}/providers/Microsoft.ContainerInstance/containerGroups/${encodeURIComponent(opts.groupName(u))}${action}?api-version=${ACI_API_VERSION}`;
     const call = async (method: string, p: string): Promise<HttpAnswer> =>
         request({
-            tls: base.protocol === "https:",
-            host: base.hostname,
-            port: base.port || (base.protocol === "https:" ? 443 : 80),
+            ...target(base),
             method,
             path: p,
             headers: { Authorization: `Bearer ${await opts.getToken()}`, Accept: "application/json", "Content-Length": "0" },

@@ -12,7 +12,7 @@
  *
  * Exit: 2 on bad settings (the message names the variable), 0 after SIGTERM/SIGINT once the round in hand is done.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dockerControl, kubernetesControl, type ServerControl } from "./control";
 import { IdleSuspender, type SuspendTarget } from "./suspender";
 
@@ -80,7 +80,13 @@ function main(): void {
         control,
         idleMs: minutes * 60_000,
         intervalMs: interval,
-        onRound: heartbeat ? (summary) => writeFileSync(heartbeat, `${JSON.stringify(summary)}\n`) : undefined,
+        // Written beside it and renamed over it: a reader never sees half a file.
+        onRound: heartbeat
+            ? (summary) => {
+                  writeFileSync(`${heartbeat}.tmp`, `${JSON.stringify(summary)}\n`);
+                  renameSync(`${heartbeat}.tmp`, heartbeat);
+              }
+            : undefined,
     });
     const stop = (): void => void suspender.stop().then(() => process.exit(0));
     process.on("SIGTERM", stop);

@@ -522,17 +522,23 @@ func (p *withImage) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*
 	return &pulumirpc.UpdateResponse{Properties: out}, nil
 }
 
+// stateImage is the image name a resource's state records, and a client of the engine that has it.
+func (p *withImage) stateImage(props *structpb.Struct) (string, *client.Client, error) {
+	state, err := plugin.UnmarshalProperties(props, marshal)
+	if err != nil {
+		return "", nil, err
+	}
+	name, _, _ := str(state, "imageName")
+	cli, err := p.client()
+	return name, cli, err
+}
+
 // Read (refresh): the image is still there under its name, or it is gone (empty ID).
 func (p *withImage) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	if !isImage(req.GetUrn()) {
 		return p.ResourceProviderServer.Read(ctx, req)
 	}
-	state, err := plugin.UnmarshalProperties(req.GetProperties(), marshal)
-	if err != nil {
-		return nil, err
-	}
-	name, _, _ := str(state, "imageName")
-	cli, err := p.client()
+	name, cli, err := p.stateImage(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
@@ -551,12 +557,7 @@ func (p *withImage) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*
 	if !isImage(req.GetUrn()) {
 		return p.ResourceProviderServer.Delete(ctx, req)
 	}
-	state, err := plugin.UnmarshalProperties(req.GetProperties(), marshal)
-	if err != nil {
-		return nil, err
-	}
-	name, _, _ := str(state, "imageName")
-	cli, err := p.client()
+	name, cli, err := p.stateImage(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
