@@ -19,6 +19,12 @@ export const MAX_REPLICAS = 50;
 export const DEFAULT_NAMESPACE = "copilot-fleet";
 export const DEFAULT_STORAGE_SIZE = "10Gi";
 export const DEFAULT_SESSION_TTL_HOURS = 24;
+/** `replicas` (and the components' `replicas` argument). */
+export const REPLICAS_BOUNDS = { integer: true, min: MIN_REPLICAS, max: MAX_REPLICAS } as const;
+/** `sessionTtlHours` (the components' `sessionCleanup.ttlHours`): an hour to a year. */
+export const SESSION_TTL_HOURS_BOUNDS = { integer: true, min: 1, max: 24 * 365 } as const;
+/** `sessionIdleTimeoutSeconds`: a minute to a week. */
+export const SESSION_IDLE_TIMEOUT_BOUNDS = { integer: true, min: 60, max: 7 * 24 * 3600 } as const;
 export const MAX_USER_ID_LENGTH = 40;
 export const PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
 export const MODES: readonly Mode[] = ["shared", "per-user"];
