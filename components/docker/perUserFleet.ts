@@ -39,8 +39,8 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
     public readonly sessionStatePath: string;
 
     constructor(name: string, args: DockerPerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:PerUserFleet", name, {}, opts);
         assertArgs("DockerPerUserFleet", name, "docker", "per-user", args);
+        super("copilot-fleet:docker:PerUserFleet", name, {}, opts);
         const specFor = serverSpecsFromArgs(args);
         const fleetSpec = specFor(credentialKind(args.githubToken));
         const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);

@@ -71,8 +71,8 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
     public readonly sessionStatePath: string;
 
     constructor(name: string, args: DockerSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:SharedFleet", name, {}, opts);
         assertArgs("DockerSharedFleet", name, "docker", "shared", args);
+        super("copilot-fleet:docker:SharedFleet", name, {}, opts);
         const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));
         const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
         const labels = fleetLabels(name, args.cliVersion ?? DEFAULT_CLI_VERSION);

@@ -309,7 +309,6 @@ export class PerUserFleet extends pulumi.ComponentResource {
     }
 
     constructor(name: string, args: PerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
         const problems = perUserNameProblems(
             name,
             args.users.map((u) => u.id),
@@ -318,7 +317,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
             throw new pulumi.InputPropertiesError({ message: `PerUserFleet ${name}: ${problems.map((p) => `${p.propertyPath}: ${p.reason}`).join("; ")}`, errors: problems });
         }
         assertArgs("PerUserFleet", name, "kubernetes", "per-user", args);
-
+        super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
         const specFor = serverSpecsFromArgs(args);
         const fleetSpec = specFor(credentialKind(args.githubToken));
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;

@@ -147,8 +147,8 @@ export class SharedFleet extends pulumi.ComponentResource {
     public readonly redisUrl?: pulumi.Output<string>;
 
     constructor(name: string, args: SharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:SharedFleet", name, {}, opts);
         assertArgs("SharedFleet", name, "kubernetes", "shared", args);
+        super("copilot-fleet:kubernetes:SharedFleet", name, {}, opts);
         const replicas = args.replicas ?? DEFAULT_REPLICAS;
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];
