@@ -40,6 +40,7 @@ import { Mode } from "../contract/outputs";
 import { REDIS_PORT } from "../contract/redis";
 import { CLI_PORT } from "../contract/server";
 import { nameOf } from "./group";
+import { componentType, withFormerType } from "../contract/types";
 
 export const ACI_DELEGATION = "Microsoft.ContainerInstance/containerGroups";
 
@@ -190,7 +191,7 @@ export class AciNetwork extends pulumi.ComponentResource {
     constructor(name: string, args: AciNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         const mode = args.mode ?? "shared";
         assertArgs("AciNetwork", name, "aci", mode, args);
-        super("copilot-fleet:aci:Network", name, {}, opts);
+        super(componentType("AciNetwork"), name, {}, withFormerType("copilot-fleet:aci:Network", opts));
         const rules: RuleOptions = {
             mode,
             exposure: args.exposure ?? DEFAULT_EXPOSURE,

@@ -12,6 +12,7 @@ import { assertDistinct, userGroupName } from "./naming";
 import { renderCleanupContainer } from "./cleanup";
 import { AzureFileShareRef, groupEndpoint, renderServerContainer, renderServerVolumes, serverTags } from "./render";
 import { AciServerSettingsArgs } from "./sharedFleet";
+import { componentType, withFormerType } from "../contract/types";
 
 /**
  * What a consumer passes to {@link AciPerUserFleet}: plain values, each optional one with its
@@ -48,7 +49,7 @@ export class AciPerUserFleet extends pulumi.ComponentResource {
             throw new pulumi.InputPropertiesError({ message: `AciPerUserFleet ${JSON.stringify(name)}: shares ${reason}`, errors: [{ propertyPath: "shares", reason }] });
         }
         assertDistinct("container group", new Map(args.users.map((u) => [u.id, userGroupName(name, u.id)])));
-        super("copilot-fleet:aci:PerUserFleet", name, {}, opts);
+        super(componentType("AciPerUserFleet"), name, {}, withFormerType("copilot-fleet:aci:PerUserFleet", opts));
         const specFor = serverSpecsFromArgs(args);
         const fleetSpec = specFor(credentialKind(args.githubToken));
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;

@@ -14,6 +14,7 @@ import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
 import type { PullIdentity } from "./group";
+import { componentType, withFormerType } from "../contract/types";
 
 /** Built-in role "AcrPull" (the same id in every Azure cloud and tenant). */
 export const ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
@@ -50,7 +51,7 @@ export class AciRegistry extends pulumi.ComponentResource {
     public readonly pullIdentity: PullIdentity;
 
     constructor(name: string, args: AciRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:aci:Registry", name, {}, opts);
+        super(componentType("AciRegistry"), name, {}, withFormerType("copilot-fleet:aci:Registry", opts));
         const common = { resourceGroupName: args.resourceGroupName, location: args.location, tags: args.tags };
         const registry = new containerregistry.Registry(
             `${name}-acr`,

@@ -26,6 +26,7 @@ import {
     serverTags,
     sessionStateVolume,
 } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 /**
  * The server settings the ACI fleets take: every {@link ServerSettingsArgs} but the egress ones,
@@ -81,7 +82,7 @@ export class AciSharedFleet extends pulumi.ComponentResource {
 
     constructor(name: string, args: AciSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         assertArgs("AciSharedFleet", name, "aci", "shared", args);
-        super("copilot-fleet:aci:SharedFleet", name, {}, opts);
+        super(componentType("AciSharedFleet"), name, {}, withFormerType("copilot-fleet:aci:SharedFleet", opts));
         const edgeSubnetId = args.edgeSubnetId;
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
         const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));

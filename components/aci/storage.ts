@@ -9,6 +9,7 @@ import { assertArgs } from "../config/args";
 import { quantityBytes } from "../contract/quantities";
 import { nameOf } from "./group";
 import { assertDistinct } from "./naming";
+import { componentType, withFormerType } from "../contract/types";
 
 /** Kubernetes storage quantity (`10Gi`, `100G`) → share quota in GiB, rounded up (the config refuses sizes above the share limit, MAX_SHARE_QUOTA_GIB). */
 export function shareQuotaGib(size: string): number {
@@ -61,7 +62,7 @@ export class AciStorage extends pulumi.ComponentResource {
 
     constructor(name: string, args: AciStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         assertArgs("AciStorage", name, "aci", "shared", { storageSize: args.storageSize });
-        super("copilot-fleet:aci:Storage", name, {}, opts);
+        super(componentType("AciStorage"), name, {}, withFormerType("copilot-fleet:aci:Storage", opts));
         assertDistinct("file share", new Map(Object.entries(args.shares)));
         const protect = args.protectSessionState ?? true;
         const quotaGib = shareQuotaGib(args.storageSize ?? DEFAULT_STORAGE_SIZE);

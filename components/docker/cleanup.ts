@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CleanupSpec } from "../contract/cleanup";
 import { quantityToCpus, quantityToMegabytes, renderEnvs, SECRET_CONTAINER_OPTIONS, SecretValues } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 type ContainerArgs = docker.ContainerArgs;
 
@@ -75,7 +76,7 @@ export class DockerSessionCleanup extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
 
     constructor(name: string, args: DockerSessionCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:SessionCleanup", name, {}, opts);
+        super(componentType("DockerSessionCleanup"), name, {}, withFormerType("copilot-fleet:docker:SessionCleanup", opts));
         const running = args.running ?? true;
         const container = new docker.Container(
             name,

@@ -10,6 +10,7 @@ import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
 import { DockerServerSettingsArgs, fleetLabels, sessionStateVolume } from "./sharedFleet";
+import { componentType, withFormerType } from "../contract/types";
 
 /**
  * What a consumer passes to {@link DockerPerUserFleet}: plain values, each optional one with its
@@ -40,7 +41,7 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerPerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         assertArgs("DockerPerUserFleet", name, "docker", "per-user", args);
-        super("copilot-fleet:docker:PerUserFleet", name, {}, opts);
+        super(componentType("DockerPerUserFleet"), name, {}, withFormerType("copilot-fleet:docker:PerUserFleet", opts));
         const specFor = serverSpecsFromArgs(args);
         const fleetSpec = specFor(credentialKind(args.githubToken));
         const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);

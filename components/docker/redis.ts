@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
 import { HELPER_LIMITS, publishedEndpoint, SECRET_CONTAINER_OPTIONS } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 export const REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf";
 
@@ -23,7 +24,7 @@ export class DockerRedis extends pulumi.ComponentResource {
     public readonly networkUrl: pulumi.Output<string>;
 
     constructor(name: string, args: DockerRedisArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:Redis", name, {}, opts);
+        super(componentType("DockerRedis"), name, {}, withFormerType("copilot-fleet:docker:Redis", opts));
         const network = new docker.Network(
             `${name}-net`,
             { name: `${name}-net`, driver: "bridge", labels: Object.entries(args.labels).map(([label, value]) => ({ label, value })) },

@@ -11,6 +11,7 @@ import { generatedConnectionToken } from "../contract/tokens";
 import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
 import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 /** Docker's embedded DNS, which resolves container names on user-defined networks. */
 export const DOCKER_DNS = "127.0.0.11:53";
@@ -72,7 +73,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         assertArgs("DockerSharedFleet", name, "docker", "shared", args);
-        super("copilot-fleet:docker:SharedFleet", name, {}, opts);
+        super(componentType("DockerSharedFleet"), name, {}, withFormerType("copilot-fleet:docker:SharedFleet", opts));
         const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));
         const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
         const labels = fleetLabels(name, args.cliVersion ?? DEFAULT_CLI_VERSION);

@@ -22,6 +22,7 @@ import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
 import { EgressPlan } from "../contract/egress";
 import { serverEgressRules } from "./egress";
 import { generatedConnectionToken } from "../contract/tokens";
+import { componentType, withFormerType } from "../contract/types";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
 
@@ -149,7 +150,7 @@ export class UserServer extends pulumi.ComponentResource {
     public readonly secretName: string;
 
     constructor(name: string, args: UserServerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:UserServer", name, {}, opts);
+        super(componentType("UserServer"), name, {}, withFormerType("copilot-fleet:kubernetes:UserServer", opts));
         const { fleet, user, spec } = args;
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];
@@ -317,7 +318,7 @@ export class PerUserFleet extends pulumi.ComponentResource {
             throw new pulumi.InputPropertiesError({ message: `PerUserFleet ${name}: ${problems.map((p) => `${p.propertyPath}: ${p.reason}`).join("; ")}`, errors: problems });
         }
         assertArgs("PerUserFleet", name, "kubernetes", "per-user", args);
-        super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
+        super(componentType("PerUserFleet"), name, {}, withFormerType("copilot-fleet:kubernetes:PerUserFleet", opts));
         const specFor = serverSpecsFromArgs(args);
         const fleetSpec = specFor(credentialKind(args.githubToken));
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;

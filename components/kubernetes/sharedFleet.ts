@@ -22,6 +22,7 @@ import {
     serverLabels,
     serverSelector,
 } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
 type NetworkPolicyIngressRule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
@@ -148,7 +149,7 @@ export class SharedFleet extends pulumi.ComponentResource {
 
     constructor(name: string, args: SharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         assertArgs("SharedFleet", name, "kubernetes", "shared", args);
-        super("copilot-fleet:kubernetes:SharedFleet", name, {}, opts);
+        super(componentType("SharedFleet"), name, {}, withFormerType("copilot-fleet:kubernetes:SharedFleet", opts));
         const replicas = args.replicas ?? DEFAULT_REPLICAS;
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];

@@ -52,8 +52,8 @@ describe("the packed library in a consumer's own program", () => {
     });
 
     it("the fleets sit under the consumer's parent, with the consumer's names", () => {
-        expect(report.sharedUrn).toBe("urn:pulumi:test::consumer::acme:platform:Copilot$copilot-fleet:kubernetes:SharedFleet::acme-shared");
-        expect(report.perUserUrn).toBe("urn:pulumi:test::consumer::acme:platform:Copilot$copilot-fleet:kubernetes:PerUserFleet::acme-users");
+        expect(report.sharedUrn).toBe("urn:pulumi:test::consumer::acme:platform:Copilot$copilot-fleet:index:SharedFleet::acme-shared");
+        expect(report.perUserUrn).toBe("urn:pulumi:test::consumer::acme:platform:Copilot$copilot-fleet:index:PerUserFleet::acme-users");
         expect(report.endpoint).toBe("acme-shared.acme.svc.cluster.local:4321");
     });
 
@@ -74,7 +74,7 @@ describe("the packed library in a consumer's own program", () => {
             expect(r.name, `${r.type} ${r.name}`).toMatch(/^acme-(shared|users)(-|$)/);
             expect(rootOf(`${r.type}::${r.name}`), `${r.type} ${r.name}`).toBe("acme:platform:Copilot::acme");
         }
-        expect(byKey.get("kubernetes:apps/v1:Deployment::acme-users-u-alice")?.parent).toBe("copilot-fleet:kubernetes:UserServer::acme-users-u-alice");
+        expect(byKey.get("kubernetes:apps/v1:Deployment::acme-users-u-alice")?.parent).toBe("copilot-fleet:index:UserServer::acme-users-u-alice");
     });
 
     it("every Kubernetes object uses the consumer's provider, inherited or passed", () => {

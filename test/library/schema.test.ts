@@ -9,6 +9,7 @@ import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
 import { generateSchema } from "@pulumi/pulumi/provider/experimental/schema";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { installMocks, promiseOf } from "../helpers/pulumiMocks";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PLUGIN_DIR = path.join(ROOT, "plugin");
@@ -68,6 +69,21 @@ describe("source-based plugin package", () => {
         expect(Object.keys(user.properties ?? {}).sort()).toEqual(["githubToken", "id", "suspended"]);
         expect(user.required).toEqual(["id"]);
         expect(Object.keys(r.properties)).toEqual(expect.arrayContaining(["users", "namespace", "selector", "port"]));
+    });
+
+    it("the classes register under the very tokens the schema names, the only module the provider host serves", async () => {
+        installMocks();
+        const { PerUserFleet, SharedFleet } = await import("../../plugin");
+        const shared = new SharedFleet("s", { namespace: "ns", image: "registry.example.com/copilot-cli:1.0.102" });
+        const perUser = new PerUserFleet("p", { namespace: "ns", image: "registry.example.com/copilot-cli:1.0.102", users: [{ id: "alice" }] });
+        const typeOf = (urn: string | undefined) => (urn ?? "").split("::")[2].split("$").pop();
+        const types = [typeOf(await promiseOf(shared.urn)), typeOf(await promiseOf(perUser.urn))];
+        expect(types).toEqual(["copilot-fleet:index:SharedFleet", "copilot-fleet:index:PerUserFleet"]);
+        for (const t of types) expect(Object.keys(schema.resources)).toContain(t);
+        // What ComponentProvider.construct checks before it looks the class up by the token's last part.
+        const { ComponentProvider } = await import("@pulumi/pulumi/provider/experimental/provider");
+        for (const t of types) expect(() => ComponentProvider.validateResourceType("copilot-fleet", t as string)).not.toThrow();
+        expect(() => ComponentProvider.validateResourceType("copilot-fleet", "copilot-fleet:kubernetes:SharedFleet")).toThrow("Invalid module 'kubernetes'");
     });
 
     it("types the enums and nested args", () => {
