@@ -73,7 +73,7 @@ export class AciStorage extends pulumi.ComponentResource {
         );
         const accountName = nameOf(account, args.accountName);
         const key = pulumi.secret(
-            storage.listStorageAccountKeysOutput({ resourceGroupName: args.resourceGroupName, accountName }, { parent: this }).apply((r) => r.keys[0]?.value ?? ""),
+            storage.listStorageAccountKeysOutput({ resourceGroupName: args.resourceGroupName, accountName }, { parent: this }).apply((r) => r.keys?.[0]?.value ?? ""),
         );
         const shares: Record<string, ShareRef> = {};
         for (const [id, shareName] of Object.entries(args.shares)) {
