@@ -54,6 +54,11 @@ export function userArgs(cfg: FleetConfig): UserArgs[] {
     return cfg.users.map((u) => ({ id: u.id, githubToken: u.githubToken, suspended: u.suspended }));
 }
 
+/** What the image is built from: the CLI version, the platform, and the base image and release mirror when set. */
+function buildSource(cfg: FleetConfig): { cliVersion: string; platform: FleetConfig["imagePlatform"]; baseImage?: string; releaseBaseUrl?: string } {
+    return { cliVersion: cfg.cliVersion, platform: cfg.imagePlatform, baseImage: cfg.imageBaseImage, releaseBaseUrl: cfg.imageReleaseBaseUrl };
+}
+
 /** The image the fleet runs: the configured prebuilt reference, or one built from the release. */
 export async function fleetImage(cfg: FleetConfig, opts?: pulumi.ComponentResourceOptions, target?: ImagePushTarget): Promise<pulumi.Output<string>> {
     if (cfg.image !== undefined) return pulumi.output(cfg.image);
@@ -62,14 +67,14 @@ export async function fleetImage(cfg: FleetConfig, opts?: pulumi.ComponentResour
     if (target !== undefined) {
         return new CopilotImage(
             `${FLEET_NAME}-image`,
-            { cliVersion: cfg.cliVersion, repository: target.repository, push: true, registry: { server: target.server }, platform: cfg.imagePlatform },
+            { ...buildSource(cfg), repository: target.repository, push: true, registry: { server: target.server } },
             opts,
         ).imageRef;
     }
     const repository = cfg.imageRepository ?? "copilot-cli";
     return new CopilotImage(
         `${FLEET_NAME}-image`,
-        { cliVersion: cfg.cliVersion, repository, push: cfg.imageRepository !== undefined, platform: cfg.imagePlatform },
+        { ...buildSource(cfg), repository, push: cfg.imageRepository !== undefined },
         opts,
     ).imageRef;
 }

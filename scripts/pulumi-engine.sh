@@ -228,7 +228,7 @@ build_bridged() {
   fi
   local t0 w tf_require tf_replace=""
   t0=$(date +%s); w="$ENGINE_DIR/src/pulumi-resource-$name"; rm -rf "$w"; mkdir -p "$w/shim"; cd "$w"
-  cp "$srcdir/main.go" .; cp "$srcdir/shim/shim.go" shim/; cp -r "$stubs" stubs
+  cp "$srcdir"/*.go .; cp "$srcdir/shim/shim.go" shim/; cp -r "$stubs" stubs
   if [ "${tf_source#* }" != "$tf_source" ]; then
     tf_replace="replace $tf_path => $tf_source"
     tf_require="$tf_path v0.0.0"

@@ -58,6 +58,8 @@ export const CONFIG_KEYS = [
     "image",
     "imageRepository",
     "imagePlatform",
+    "imageBaseImage",
+    "imageReleaseBaseUrl",
     "githubToken",
     "provider",
     "credentials",
@@ -129,6 +131,10 @@ export interface FleetConfig {
     readonly imageRepository?: string;
     /** Platform the image is built for. */
     readonly imagePlatform: ImagePlatform;
+    /** Base image of the build (a registry's mirror of Debian bookworm slim); unset: the Dockerfile's pinned one. */
+    readonly imageBaseImage?: string;
+    /** Mirror of the CLI's GitHub release assets (SHA256SUMS.txt and tarballs); unset: GitHub releases. */
+    readonly imageReleaseBaseUrl?: string;
     readonly credential: CredentialConfig;
     /** When absent a token is generated per fleet (per user in per-user mode). */
     readonly connectionToken?: pulumi.Output<string>;

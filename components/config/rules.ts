@@ -32,7 +32,7 @@ import {
     UserConfig,
 } from "./keys";
 import { parseProvider, parseResources, parseTelemetry, parseUsers } from "./objects";
-import { DNS_LABEL, EXACT_VERSION, imageReferenceProblem, parseBool, parseEnum, parseNumber, parseStringList, parseStringMap } from "./values";
+import { DNS_LABEL, EXACT_VERSION, imageReferenceProblem, parseBool, releaseBaseUrlProblem, parseEnum, parseNumber, parseStringList, parseStringMap } from "./values";
 
 /** Settings only a platform's rules decide (./platforms/). */
 export type PlatformSettings = Pick<FleetConfig, "location" | "resourceGroupName" | "vnetAddressSpace" | "protectSessionState">;
@@ -206,6 +206,17 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
         c.add("imageRepository", `${show(raw.imageRepository)} is not a repository name; use e.g. "myregistry.azurecr.io/copilot-cli" (no tag)`);
     }
     const imagePlatform = parseEnum(c, "imagePlatform", raw.imagePlatform, IMAGE_PLATFORMS, DEFAULT_IMAGE_PLATFORM);
+    for (const key of ["imageBaseImage", "imageReleaseBaseUrl"] as const) {
+        if (raw.image !== undefined && raw[key] !== undefined) c.add(key, `is set together with image ${show(raw.image)}; with image nothing is built, so remove one of them`);
+    }
+    if (raw.imageBaseImage !== undefined) {
+        const problem = imageReferenceProblem(raw.imageBaseImage);
+        if (problem) c.add("imageBaseImage", `${show(raw.imageBaseImage)} is not accepted: ${problem}; use a pinned Debian bookworm image, repo:exact-tag or repo@sha256:<digest>`);
+    }
+    if (raw.imageReleaseBaseUrl !== undefined) {
+        const problem = releaseBaseUrlProblem(raw.imageReleaseBaseUrl);
+        if (problem) c.add("imageReleaseBaseUrl", `${show(raw.imageReleaseBaseUrl)} is not accepted: ${problem}`);
+    }
 
     const credential = parseCredential(c, raw, mode, users);
 
@@ -250,6 +261,8 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
         image: raw.image,
         imageRepository: raw.imageRepository,
         imagePlatform,
+        imageBaseImage: raw.imageBaseImage,
+        imageReleaseBaseUrl: raw.imageReleaseBaseUrl,
         credential,
         connectionToken,
         exposure,

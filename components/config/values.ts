@@ -28,6 +28,25 @@ export function imageReferenceProblem(ref: string): string | undefined {
     return undefined;
 }
 
+/**
+ * A release mirror URL: https, or http to a loopback host only (a mirror on the build machine). The
+ * build verifies the tarball against SHA256SUMS.txt from the same place, so the transport is what
+ * stands between the two. Returns a reason when it is not accepted.
+ */
+export function releaseBaseUrlProblem(url: string): string | undefined {
+    let u: URL;
+    try {
+        u = new URL(url);
+    } catch {
+        return 'it is not a URL; use e.g. "https://mirror.example.com/copilot-cli/releases/v1.0.102"';
+    }
+    if (u.username !== "" || u.password !== "") return "it carries credentials; put them in the mirror's access rules, not in stack config";
+    if (u.search !== "" || u.hash !== "") return "it has a query or fragment; the build appends /SHA256SUMS.txt and the asset name to it";
+    const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+    if (u.protocol === "https:" || (u.protocol === "http:" && loopback)) return undefined;
+    return 'use https:// (http:// only to localhost, 127.0.0.1 or [::1])';
+}
+
 export function parseJson(c: Collector, key: ConfigKey, text: string, expected: string): unknown {
     try {
         return JSON.parse(text);

@@ -45,12 +45,15 @@ export interface CopilotImageArgs {
     readonly platform?: ImagePlatform;
     /** Override the release download base (a mirror); default the GitHub release of `cliVersion`. */
     readonly releaseBaseUrl?: pulumi.Input<string>;
+    /** Base image (any Debian bookworm with apt, glibc and libstdc++, pinned); default the Dockerfile's pinned debian slim. */
+    readonly baseImage?: pulumi.Input<string>;
 }
 
 /** `docker build` arguments for images/copilot-cli (its README documents them). */
-export function imageBuildArgs(cliVersion: string, releaseBaseUrl?: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
+export function imageBuildArgs(cliVersion: string, releaseBaseUrl?: pulumi.Input<string>, baseImage?: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
     const args: Record<string, pulumi.Input<string>> = { COPILOT_VERSION: cliVersion };
     if (releaseBaseUrl !== undefined) args.RELEASE_BASE_URL = releaseBaseUrl;
+    if (baseImage !== undefined) args.BASE_IMAGE = baseImage;
     return args;
 }
 
@@ -81,7 +84,7 @@ export class CopilotImage extends pulumi.ComponentResource {
                     context: IMAGE_CONTEXT,
                     dockerfile: path.join(IMAGE_CONTEXT, "Dockerfile"),
                     platform,
-                    args: imageBuildArgs(args.cliVersion, args.releaseBaseUrl),
+                    args: imageBuildArgs(args.cliVersion, args.releaseBaseUrl, args.baseImage),
                 },
                 skipPush: !push,
                 registry: args.registry,

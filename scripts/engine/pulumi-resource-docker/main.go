@@ -8,10 +8,10 @@
 // and so on; the provider's registry_auth config is registryAuth, the container's command and
 // networks_advanced keep their names.
 //
-// Missing against the published plugin: docker.Image (docker:index/image:Image), which Pulumi
-// implements natively in its module and not in Terraform; the schema (GetSchema answers a minimal
-// one); data sources; docs and renaming metadata. A program that builds images with docker.Image
-// gets "unknown resource type" from this plugin.
+// docker.Image (docker:index/image:Image), which Pulumi implements natively in its module and not in
+// Terraform, is our own local-build implementation in image.go. Missing against the published
+// plugin: pushing images, the schema (GetSchema answers a minimal one), data sources, docs and
+// renaming metadata.
 package main
 
 import (
@@ -25,6 +25,9 @@ import (
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/terraform-providers/terraform-provider-docker/shim"
 )
 
@@ -96,5 +99,13 @@ func main() {
 	info.SetAutonaming(255, "-")
 
 	schema := fmt.Sprintf(`{"name":"docker","version":%q}`, version)
-	tfbridge.Main("docker", version, info, []byte(schema))
+	ctx := context.Background()
+	info.P.InitLogging(ctx)
+	// The bridged provider serves every Terraform resource; withImage (image.go) adds docker.Image.
+	err := provider.Main("docker", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &withImage{ResourceProviderServer: tfbridge.NewProvider(ctx, host, "docker", version, info.P, info, []byte(schema)), host: host}, nil
+	})
+	if err != nil {
+		cmdutil.ExitError(err.Error())
+	}
 }

@@ -189,6 +189,11 @@ describe("parseFleetConfig refuses each mistake, naming key, value and what is a
         ["allowedCidrs with cluster exposure", { ...base, allowedCidrs: '["10.0.0.0/8"]' }, 'allowedCidrs: is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key'],
         ["image latest", { ...base, image: "ghcr.io/acme/copilot:latest" }, 'image: "ghcr.io/acme/copilot:latest" is not accepted: its tag is "latest" (it moves under you); use repo:exact-tag or repo@sha256:<digest>'],
         ["image without tag", { ...base, image: "registry:5000/copilot" }, 'image: "registry:5000/copilot" is not accepted: it has no tag or digest (an unpinned image moves under you); use repo:exact-tag or repo@sha256:<digest>'],
+        ["imageBaseImage unpinned", { ...base, imageBaseImage: "debian:bookworm-slim@sha256:abc" }, 'imageBaseImage: "debian:bookworm-slim@sha256:abc" is not accepted: its digest is not sha256:<64 hex digits>; use a pinned Debian bookworm image, repo:exact-tag or repo@sha256:<digest>'],
+        ["imageBaseImage with image", { ...base, image: "copilot-cli:1.0.102", imageBaseImage: "mirror.example.com/debian:12.12-slim" }, 'imageBaseImage: is set together with image "copilot-cli:1.0.102"; with image nothing is built, so remove one of them'],
+        ["imageReleaseBaseUrl over plain http", { ...base, imageReleaseBaseUrl: "http://mirror.example.com/copilot" }, 'imageReleaseBaseUrl: "http://mirror.example.com/copilot" is not accepted: use https:// (http:// only to localhost, 127.0.0.1 or [::1])'],
+        ["imageReleaseBaseUrl not a URL", { ...base, imageReleaseBaseUrl: "mirror/copilot" }, 'imageReleaseBaseUrl: "mirror/copilot" is not accepted: it is not a URL; use e.g. "https://mirror.example.com/copilot-cli/releases/v1.0.102"'],
+        ["imageReleaseBaseUrl with a query", { ...base, imageReleaseBaseUrl: "https://mirror.example.com/r?v=1" }, 'imageReleaseBaseUrl: "https://mirror.example.com/r?v=1" is not accepted: it has a query or fragment; the build appends /SHA256SUMS.txt and the asset name to it'],
         [
             "kubernetes without image or repository",
             { platform: "kubernetes", githubToken: "t" },

@@ -67,6 +67,12 @@ describe("docker platform: the dev stack", () => {
         expect(image.build.context).toMatch(/images\/copilot-cli$/);
         for (const n of ["copilot-1", "copilot-2"]) expect(inputsOf(rec.one("docker:index/container:Container", n)).image).toBe("copilot-cli:1.0.99-linux-amd64");
     });
+    it("builds from imageBaseImage and imageReleaseBaseUrl when set (a registry mirror, an air-gapped release mirror)", async () => {
+        const raw = { ...devStackConfig(), cliVersion: "1.0.99", imageBaseImage: "mirror.example.com/debian:12.12-slim", imageReleaseBaseUrl: "https://mirror.example.com/copilot/v1.0.99" };
+        await run(raw);
+        const image = inputsOf(rec.one("docker:index/image:Image", "copilot-image"));
+        expect(image.build.args).toEqual({ COPILOT_VERSION: "1.0.99", BASE_IMAGE: "mirror.example.com/debian:12.12-slim", RELEASE_BASE_URL: "https://mirror.example.com/copilot/v1.0.99" });
+    });
 });
 
 describe("docker shared fleet", () => {
