@@ -32,10 +32,12 @@ interface TypeDef {
     enum?: { value: unknown }[];
 }
 let schema: { resources: Record<string, Resource>; types: Record<string, TypeDef> };
+/** The classes plugin/index.ts serves. */
+const SERVED = ["SharedFleet", "PerUserFleet", "DockerSharedFleet", "DockerPerUserFleet", "AciNetwork", "AciStorage", "AciSharedFleet", "AciPerUserFleet"];
 
 beforeAll(() => {
     const pkg = JSON.parse(readFileSync(path.join(PLUGIN_DIR, "package.json"), "utf8")) as Record<string, unknown>;
-    const result = new Analyzer(PLUGIN_DIR, "copilot-fleet", pkg, new Set(["SharedFleet", "PerUserFleet"])).analyze();
+    const result = new Analyzer(PLUGIN_DIR, "copilot-fleet", pkg, new Set(SERVED)).analyze();
     schema = generateSchema("copilot-fleet", "0.1.0", "copilot-fleet", result.components, result.typeDefinitions, result.dependencies, undefined) as unknown as typeof schema;
 }, 120_000);
 
@@ -71,14 +73,39 @@ describe("source-based plugin package", () => {
         expect(Object.keys(r.properties)).toEqual(expect.arrayContaining(["users", "namespace", "selector", "port"]));
     });
 
+    it("serves every platform's fleets, each under copilot-fleet:index:<class name>", async () => {
+        const { PLUGIN_COMPONENTS } = await import("../../plugin");
+        expect(PLUGIN_COMPONENTS.map((c) => c.name).sort()).toEqual([...SERVED].sort());
+        expect(Object.keys(schema.resources).sort()).toEqual(SERVED.map((n) => `copilot-fleet:index:${n}`).sort());
+    });
+
+    it("infers the Docker and ACI fleets with their plain inputs", () => {
+        const required = (n: string) => [...schema.resources[`copilot-fleet:index:${n}`].requiredInputs].sort();
+        expect(required("DockerSharedFleet")).toEqual(["image"]);
+        expect(required("DockerPerUserFleet")).toEqual(["image", "users"]);
+        expect(required("AciSharedFleet")).toEqual(["edgeSubnetId", "image", "resourceGroupName", "serverSubnetId", "share"]);
+        expect(required("AciPerUserFleet")).toEqual(["image", "resourceGroupName", "serverSubnetId", "shares", "users"]);
+        expect(required("AciNetwork")).toEqual(["resourceGroupName"]);
+        // Docker cannot filter egress, so its fleets take no egress inputs.
+        expect(Object.keys(schema.resources["copilot-fleet:index:DockerSharedFleet"].inputProperties)).not.toContain("egressAllowedCidrs");
+        expect(schema.resources["copilot-fleet:index:AciNetwork"].inputProperties.mode.$ref).toBe("#/types/copilot-fleet:index:Mode");
+        expect(schema.types["copilot-fleet:index:Mode"].enum?.map((e) => e.value).sort()).toEqual(["per-user", "shared"]);
+        expect(Object.keys(schema.types["copilot-fleet:index:AzureFileShareRef"].properties ?? {}).sort()).toEqual(["shareName", "storageAccountKey", "storageAccountName"]);
+    });
+
     it("the classes register under the very tokens the schema names, the only module the provider host serves", async () => {
         installMocks();
-        const { PerUserFleet, SharedFleet } = await import("../../plugin");
-        const shared = new SharedFleet("s", { namespace: "ns", image: "registry.example.com/copilot-cli:1.0.102" });
-        const perUser = new PerUserFleet("p", { namespace: "ns", image: "registry.example.com/copilot-cli:1.0.102", users: [{ id: "alice" }] });
+        const { AciNetwork, DockerSharedFleet, PerUserFleet, SharedFleet } = await import("../../plugin");
+        const image = "registry.example.com/copilot-cli:1.0.102";
+        const built = [
+            new SharedFleet("s", { namespace: "ns", image }),
+            new PerUserFleet("p", { namespace: "ns", image, users: [{ id: "alice" }] }),
+            new DockerSharedFleet("d", { image }),
+            new AciNetwork("n", { resourceGroupName: "rg" }),
+        ];
         const typeOf = (urn: string | undefined) => (urn ?? "").split("::")[2].split("$").pop();
-        const types = [typeOf(await promiseOf(shared.urn)), typeOf(await promiseOf(perUser.urn))];
-        expect(types).toEqual(["copilot-fleet:index:SharedFleet", "copilot-fleet:index:PerUserFleet"]);
+        const types = await Promise.all(built.map(async (c) => typeOf(await promiseOf(c.urn))));
+        expect(types).toEqual(["copilot-fleet:index:SharedFleet", "copilot-fleet:index:PerUserFleet", "copilot-fleet:index:DockerSharedFleet", "copilot-fleet:index:AciNetwork"]);
         for (const t of types) expect(Object.keys(schema.resources)).toContain(t);
         // What ComponentProvider.construct checks before it looks the class up by the token's last part.
         const { ComponentProvider } = await import("@pulumi/pulumi/provider/experimental/provider");
