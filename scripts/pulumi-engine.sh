@@ -4,7 +4,7 @@
 # reached). Installs into a cache folder outside the repository:
 #
 #   $COPILOT_FLEET_ENGINE_DIR (default ~/.cache/copilot-fleet/engine)
-#     bin/        pulumi, pulumi-language-nodejs       (put on PATH by scripts/pulumi-env.sh)
+#     bin/        pulumi, pulumi-language-nodejs, pulumi-language-yaml  (on PATH via scripts/pulumi-env.sh)
 #     plugins/    pulumi-resource-<name> builds, one folder per plugin
 #     home/       PULUMI_HOME: installed plugins (home/plugins), and `pulumi login` state
 #     go/mod      GOMODCACHE, go/cache GOCACHE: kept here so that the whole engine is one folder
@@ -18,6 +18,8 @@
 #                             `go install ...@v3.248.0` refuses it
 #   pulumi-language-nodejs    scripts/engine/pulumi-language-nodejs (a minimal host of our own on
 #                             sdk/v3 v3.248.0; Pulumi's host module is not served by the proxy)
+#   pulumi-language-yaml      github.com/pulumi/pulumi-yaml v1.25.0 (the newest version served), at
+#                             its own pins (pkg/v3 v3.206.0); runs Pulumi YAML programs
 #   kubernetes plugin         github.com/pulumi/pulumi-kubernetes/provider/v4 at the one version
 #                             the proxy serves, the v4.25.0 release commit; installed as 4.34.2
 #   random plugin             scripts/engine/pulumi-resource-random: the Terraform random provider
@@ -28,7 +30,7 @@
 #                             installed as 5.2.0. Lacks docker.Image (native code in pulumi-docker)
 #
 # Usage: scripts/pulumi-engine.sh [--force] [--only STEP[,STEP...]]
-#   STEP: cli, langhost, kubernetes, random, docker, plugins (the `pulumi plugin install` step)
+#   STEP: cli, langhost, yaml, kubernetes, random, docker, plugins (the `pulumi plugin install` step)
 #   --force (or COPILOT_FLEET_ENGINE_FORCE=1): build even if a suitable pulumi is on PATH, and
 #   rebuild the selected steps even if their stamps match.
 # Then: source scripts/pulumi-env.sh
@@ -39,6 +41,7 @@ KUBERNETES_NPM_VERSION=4.34.2    # npm @pulumi/kubernetes
 KUBERNETES_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199  # tag v4.25.0; the only one served
 KUBERNETES_CODE_VERSION=4.25.0
 KUBERNETES_SDK_VERSION=v4.25.0   # provider's go.mod replaces sdk/v4 => ../sdk; same release
+PULUMI_YAML_VERSION=v1.25.0      # github.com/pulumi/pulumi-yaml: v1.11.1 and v1.25.0 are all the proxy serves
 RANDOM_NPM_VERSION=4.21.2        # npm @pulumi/random
 # For random and docker: the bridge, Terraform provider and SDK fork pinned by pulumi-random v4.21.1 (its latest tag in
 # the sources we could read); all three are served.
@@ -65,8 +68,8 @@ while [ $# -gt 0 ]; do
 done
 wants() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 for s in ${only//,/ }; do
-  case "$s" in cli|langhost|kubernetes|random|docker|plugins) ;;
-    *) echo "pulumi-engine: unknown step '$s' for --only (cli, langhost, kubernetes, random, docker, plugins)" >&2; exit 2 ;;
+  case "$s" in cli|langhost|yaml|kubernetes|random|docker|plugins) ;;
+    *) echo "pulumi-engine: unknown step '$s' for --only (cli, langhost, yaml, kubernetes, random, docker, plugins)" >&2; exit 2 ;;
   esac
 done
 
@@ -178,6 +181,34 @@ if wants langhost; then
     gobuild -ldflags "-s -w -X main.version=$PULUMI_VERSION+copilot-fleet" -o "$BIN/pulumi-language-nodejs" .
     stamp_write langhost "$key"
     say "langhost: built in $(elapsed "$t0")"
+  fi
+fi
+
+# --- 2b. the YAML language host --------------------------------------------------------------
+# For Pulumi YAML programs (test/engine/yaml.test.ts runs one that uses the component package).
+# Built at pulumi-yaml's own pins (pkg/v3 and sdk/v3 v3.206.0): lifting them to the CLI's v3.248.0,
+# to reuse what the CLI step compiled, fails to compile (plugin.NewContextWithRoot and
+# schema.NewPluginLoader changed signature). The host and the CLI talk over gRPC, whose protocol is
+# compatible across these versions. Its go.mod has no replace directives; a wrapper module (not
+# `go install ...@version`) keeps GOFLAGS=-mod=mod usable.
+if wants yaml; then
+  step="yaml"
+  key="yaml $PULUMI_YAML_VERSION $("$GO" env GOVERSION) r2"
+  if stamp_ok yaml "$key" "$BIN/pulumi-language-yaml"; then
+    say "yaml: pulumi-language-yaml $PULUMI_YAML_VERSION already built"
+  else
+    t0=$(date +%s); w="$ENGINE_DIR/src/pulumi-language-yaml"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
+    yamlmod="$(mod_field "github.com/pulumi/pulumi-yaml@$PULUMI_YAML_VERSION" GoMod)"
+    printf 'module copilot-fleet.local/engine/pulumi-language-yaml\n\ngo %s\n\nrequire github.com/pulumi/pulumi-yaml %s\n' \
+      "$(sed -n 's/^go //p' "$yamlmod")" "$PULUMI_YAML_VERSION" > go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml"\n' > tools.go
+    say "yaml: go mod tidy + go build github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$PULUMI_YAML_VERSION (cold: compiles its own pkg/v3)"
+    "$GO" mod tidy
+    gobuild -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=${PULUMI_YAML_VERSION}" \
+      -o "$BIN/pulumi-language-yaml.new" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
+    mv "$BIN/pulumi-language-yaml.new" "$BIN/pulumi-language-yaml"
+    stamp_write yaml "$key"
+    say "yaml: built in $(elapsed "$t0")"
   fi
 fi
 

@@ -1,6 +1,6 @@
 # Source this (bash or zsh) to use the engine that scripts/pulumi-engine.sh built:
 #   source scripts/pulumi-env.sh
-# Puts its bin/ (pulumi, pulumi-language-nodejs) first on PATH and points PULUMI_HOME at its
+# Puts its bin/ (pulumi, pulumi-language-nodejs, pulumi-language-yaml) first on PATH and points PULUMI_HOME at its
 # home/, where the plugins were installed (and where `pulumi login` keeps its state).
 # PULUMI_CONFIG_PASSPHRASE is left to you.
 if [ -n "${COPILOT_FLEET_ENGINE_DIR:-}" ]; then

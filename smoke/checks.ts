@@ -337,7 +337,17 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
         }
 
         if (resolved && outputs.mode === "per-user") {
-            const entries = [...users.entries()];
+            const entries = [...users.entries()].filter(([id]) => outputs.users?.[id]?.suspended !== true);
+            // A user suspended in config has no server to serve them: that is what is checked for them.
+            for (const [id, t] of users.entries()) {
+                if (outputs.users?.[id]?.suspended !== true) continue;
+                await check(`user ${id} is suspended: no server answers`, async () => {
+                    if (t.endpoint === "") return "no endpoint";
+                    const r = await probe(t.endpoint, outputs.users?.[id]?.connectionToken, { timeoutMs: 5_000 });
+                    if (r.ok) throw new Error(`${t.endpoint} answers ping, but the user is suspended`);
+                    return `${t.endpoint}: ${r.error ?? "no answer"}`;
+                });
+            }
             for (const [id, t] of entries) {
                 const own = outputs.users?.[id]?.connectionToken;
                 await check(`ping user ${id}`, async () => {

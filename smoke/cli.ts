@@ -5,6 +5,7 @@
  *   [--redteam-provider-base-url URL [--redteam-model M]]   the tool-calling stub model for the red-team check
  *   env SMOKE_GITHUB_TOKEN: a user's GitHub token for stacks with `credentials: "perSession"` (env only:
  *   a flag would show the token in `ps`); without it the model-turn checks SKIP.
+ *   env SMOKE_REDTEAM_PROVIDER_API_KEY: the red-team model's API key, when it asks for one (env only).
  *
  * Exit code 0 only when no check failed.
  */
@@ -29,6 +30,8 @@ export interface SmokeCliArgs {
 
 /** The env var the smoke CLI takes the per-session GitHub token from. */
 export const SMOKE_GITHUB_TOKEN_ENV = "SMOKE_GITHUB_TOKEN";
+/** The env var the smoke CLI takes the red-team model's API key from. */
+export const SMOKE_REDTEAM_API_KEY_ENV = "SMOKE_REDTEAM_PROVIDER_API_KEY";
 
 /** Flags win over env; a provider is only formed when a base URL is given. */
 export function parseSmokeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SmokeCliArgs {
@@ -91,6 +94,7 @@ export function parseSmokeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         }
     }
     if (out.redTeamProvider && !out.redTeamProvider.baseUrl) throw new Error("--redteam-model needs --redteam-provider-base-url");
+    if (out.redTeamProvider && env[SMOKE_REDTEAM_API_KEY_ENV]) out.redTeamProvider = { ...out.redTeamProvider, apiKey: env[SMOKE_REDTEAM_API_KEY_ENV] };
     if (!out.stack === !out.outputs) throw new Error("give exactly one of --stack <name> or --outputs <file.json>");
     if (p.baseUrl) {
         if (!p.model) throw new Error(`a BYOK provider needs a model (--model or ${ENV.model})`);

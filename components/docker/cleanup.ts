@@ -7,8 +7,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CleanupSpec } from "../contract/cleanup";
-import { quantityToCpus, quantityToMegabytes, renderEnvs, SECRET_CONTAINER_OPTIONS, SecretValues } from "./render";
 import { componentType, withFormerType } from "../contract/types";
+import { CONTAINER_OPTIONS, goDuration, quantityToCpus, quantityToMegabytes, renderEnvs, SecretValues } from "./render";
 
 type ContainerArgs = docker.ContainerArgs;
 
@@ -45,13 +45,14 @@ export function renderCleanupContainer(spec: CleanupSpec, o: CleanupContainerOpt
         // Docker runs one check for both readiness and liveness: "can it reach and authenticate to its server".
         healthcheck: {
             tests: ["CMD", ...probe.exec],
-            interval: `${spec.livenessProbe.periodSeconds}s`,
-            timeout: `${probe.timeoutSeconds}s`,
+            interval: goDuration(spec.livenessProbe.periodSeconds),
+            timeout: goDuration(probe.timeoutSeconds),
             retries: probe.failureThreshold,
-            startPeriod: `${spec.livenessProbe.initialDelaySeconds}s`,
-            startInterval: `${probe.periodSeconds}s`,
+            // No startInterval (Engine API 1.44+ only): see renderHealthcheck.
+            startPeriod: goDuration(spec.livenessProbe.initialDelaySeconds),
         },
         memory: quantityToMegabytes(spec.resources.memoryLimit),
+        memorySwap: quantityToMegabytes(spec.resources.memoryLimit),
         memoryReservation: quantityToMegabytes(spec.resources.memoryRequest),
         cpus: quantityToCpus(spec.resources.cpuLimit),
         restart: "unless-stopped",
@@ -81,7 +82,8 @@ export class DockerSessionCleanup extends pulumi.ComponentResource {
         const container = new docker.Container(
             name,
             { name, ...renderCleanupContainer(args.spec, args), start: running, mustRun: running },
-            { parent: this, ...SECRET_CONTAINER_OPTIONS },
+            // As for the user's server (perUserFleet.ts): only a new container starts or stops.
+            { parent: this, ...CONTAINER_OPTIONS, replaceOnChanges: ["start", "mustRun"] },
         );
         this.containerName = container.name;
         this.registerOutputs({ containerName: this.containerName });

@@ -7,10 +7,10 @@ import { UserOutput } from "../contract/outputs";
 import { SECRET_KEYS } from "../contract/server";
 import { buildCleanupSpec } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
-import { DockerSessionCleanup } from "./cleanup";
-import { publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
-import { DockerServerSettingsArgs, fleetLabels, sessionStateVolume } from "./sharedFleet";
 import { componentType, withFormerType } from "../contract/types";
+import { DockerSessionCleanup } from "./cleanup";
+import { bridgeNetwork, imageId, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
+import { DockerServerSettingsArgs, fleetLabels, sessionStateVolume } from "./sharedFleet";
 
 /**
  * What a consumer passes to {@link DockerPerUserFleet}: plain values, each optional one with its
@@ -47,13 +47,13 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
         const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
         const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
+        const image = imageId(`${name}-server-image`, args.image, this);
         for (const user of args.users) {
             const suspended = user.suspended === true;
             const base = `${name}-u-${user.id}`;
             const labels = { ...fleetLabels(name, cliVersion), "copilot-fleet.github.com/user": user.id };
-            const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
             const token = generatedConnectionToken(base, { parent: this });
-            const network = new docker.Network(`${base}-net`, { name: `${base}-net`, driver: "bridge", labels: labelList }, { parent: this });
+            const network = bridgeNetwork(`${base}-net`, labels, this);
             const volume = sessionStateVolume(`${base}-session-state`, labels, this, args.protectSessionState ?? false);
             const secrets = userSecretData(token, user, args.githubToken);
             const spec = specFor(userCredentialKind(user, args.githubToken));
@@ -61,18 +61,21 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                 base,
                 {
                     name: base,
-                    ...renderServerContainer(spec, { image: args.image, network: network.name, alias: base, volume: volume.name, secrets, labels }),
+                    ...renderServerContainer(spec, { image, network: network.name, alias: base, volume: volume.name, secrets, labels }),
                     start: !suspended,
                     mustRun: !suspended,
                 },
-                { parent: this, ...SECRET_CONTAINER_OPTIONS },
+                // The provider starts or stops a container only when it creates it: a change of `start`
+                // alone left a suspended user's server running (found by a real `pulumi up`). So a
+                // suspend or resume replaces the container; the volume, and so the sessions, stay.
+                { parent: this, ...CONTAINER_OPTIONS, replaceOnChanges: ["start", "mustRun"] },
             );
             if (sessionCleanup) {
                 new DockerSessionCleanup(
                     `${base}-session-cleanup`,
                     {
                         spec: buildCleanupSpec({ ...sessionCleanup, endpoint: `${base}:${spec.port}`, mode: "loop" }),
-                        image: args.image,
+                        image,
                         network: network.name,
                         volume: volume.name,
                         secrets: { [SECRET_KEYS.connectionToken]: token },

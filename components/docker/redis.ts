@@ -1,9 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
-import { HELPER_LIMITS, publishedEndpoint, SECRET_CONTAINER_OPTIONS } from "./render";
 import { componentType, withFormerType } from "../contract/types";
+import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
+import { bridgeNetwork, HELPER_LIMITS, publishedEndpoint, stableLabels, CONTAINER_OPTIONS } from "./render";
 
 export const REDIS_CONF_PATH = "/usr/local/etc/redis/redis.conf";
 
@@ -25,11 +25,7 @@ export class DockerRedis extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerRedisArgs, opts?: pulumi.ComponentResourceOptions) {
         super(componentType("DockerRedis"), name, {}, withFormerType("copilot-fleet:docker:Redis", opts));
-        const network = new docker.Network(
-            `${name}-net`,
-            { name: `${name}-net`, driver: "bridge", labels: Object.entries(args.labels).map(([label, value]) => ({ label, value })) },
-            { parent: this },
-        );
+        const network = bridgeNetwork(`${name}-net`, args.labels, this);
         const password = new random.RandomPassword(`${name}-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this });
         const image = new docker.RemoteImage(`${name}-image`, { name: REDIS_IMAGE, keepLocally: true }, { parent: this });
         const container = new docker.Container(
@@ -49,9 +45,10 @@ export class DockerRedis extends pulumi.ComponentResource {
                 healthcheck: { tests: ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"], interval: "5s", timeout: "2s", retries: 3 },
                 ...HELPER_LIMITS,
                 restart: "unless-stopped",
-                labels: Object.entries(args.labels).map(([label, value]) => ({ label, value })),
+                // Not replaced (and its locks not lost) by a CLI upgrade: stable labels.
+                labels: stableLabels(args.labels),
             },
-            { parent: this, ...SECRET_CONTAINER_OPTIONS },
+            { parent: this, ...CONTAINER_OPTIONS },
         );
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${publishedEndpoint(container)}`);
         this.networkUrl = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${name}:${REDIS_PORT}`);

@@ -8,10 +8,10 @@ import { ReplicaOutput, replicaNames } from "../contract/outputs";
 import { SECRET_KEYS } from "../contract/server";
 import { buildCleanupSpec } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
+import { componentType, withFormerType } from "../contract/types";
 import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
-import { HELPER_LIMITS, publishedEndpoint, renderServerContainer, SECRET_CONTAINER_OPTIONS } from "./render";
-import { componentType, withFormerType } from "../contract/types";
+import { bridgeNetwork, HELPER_LIMITS, imageId, stableLabels, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
 
 /** Docker's embedded DNS, which resolves container names on user-defined networks. */
 export const DOCKER_DNS = "127.0.0.11:53";
@@ -53,10 +53,7 @@ export function fleetLabels(fleet: string, cliVersion: string): Record<string, s
  * (volumes made before the version was left out keep theirs rather than being recreated).
  */
 export function sessionStateVolume(name: string, labels: Readonly<Record<string, string>>, parent: pulumi.Resource, protect: boolean): docker.Volume {
-    const stable = Object.entries(labels)
-        .filter(([label]) => label !== "app.kubernetes.io/version")
-        .map(([label, value]) => ({ label, value }));
-    return new docker.Volume(name, { name, labels: stable }, { parent, protect, ignoreChanges: ["labels"] });
+    return new docker.Volume(name, { name, labels: stableLabels(labels) }, { parent, protect, ignoreChanges: ["labels"] });
 }
 
 /**
@@ -77,15 +74,15 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
         const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));
         const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
         const labels = fleetLabels(name, args.cliVersion ?? DEFAULT_CLI_VERSION);
-        const labelList = Object.entries(labels).map(([label, value]) => ({ label, value }));
         const token =
             args.connectionToken !== undefined
                 ? pulumi.secret(pulumi.output(args.connectionToken))
                 : generatedConnectionToken(name, { parent: this });
         this.connectionToken = pulumi.secret(token);
 
-        const network = new docker.Network(`${name}-net`, { name: `${name}-net`, driver: "bridge", labels: labelList }, { parent: this });
+        const network = bridgeNetwork(`${name}-net`, labels, this);
         const volume = sessionStateVolume(`${name}-session-state`, labels, this, args.protectSessionState ?? false);
+        const image = imageId(`${name}-server-image`, args.image, this);
 
         const secrets = serverSecrets(token, args.githubToken);
 
@@ -96,9 +93,9 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                     replica,
                     {
                         name: replica,
-                        ...renderServerContainer(spec, { image: args.image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
+                        ...renderServerContainer(spec, { image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
                     },
-                    { parent: this, ...SECRET_CONTAINER_OPTIONS },
+                    { parent: this, ...CONTAINER_OPTIONS },
                 ),
         );
 
@@ -134,9 +131,10 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 healthcheck: { tests: ["CMD-SHELL", `exec 3<>/dev/tcp/127.0.0.1/${spec.port}`], interval: "10s", timeout: "2s", retries: 3 },
                 ...HELPER_LIMITS,
                 restart: "unless-stopped",
-                labels: labelList,
+                // Not replaced by a CLI upgrade: stable labels.
+                labels: stableLabels(labels),
             },
-            { parent: this, dependsOn: containers, ...SECRET_CONTAINER_OPTIONS },
+            { parent: this, dependsOn: containers, ...CONTAINER_OPTIONS },
         );
 
         if (sessionCleanup) {
@@ -144,7 +142,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 `${name}-session-cleanup`,
                 {
                     spec: buildCleanupSpec({ ...sessionCleanup, endpoint: `${name}-lb:${spec.port}`, mode: "loop" }),
-                    image: args.image,
+                    image,
                     network: network.name,
                     volume: volume.name,
                     secrets: { [SECRET_KEYS.connectionToken]: token },

@@ -8,7 +8,7 @@ export interface LoopbackListener {
     stop(): Promise<void>;
 }
 
-export async function listenOnLoopback(server: http.Server, port = 0): Promise<LoopbackListener> {
+export async function listenOnLoopback(server: http.Server, port = 0, host = "127.0.0.1"): Promise<LoopbackListener> {
     const sockets = new Set<Socket>();
     server.on("connection", (s) => {
         sockets.add(s);
@@ -16,7 +16,7 @@ export async function listenOnLoopback(server: http.Server, port = 0): Promise<L
     });
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(port, "127.0.0.1", () => resolve());
+        server.listen(port, host, () => resolve());
     });
     let stopped: Promise<void> | undefined;
     return {

@@ -64,8 +64,16 @@ export interface StubModel {
 }
 
 export interface StubModelOptions {
-    /** Port to bind on 127.0.0.1; default 0 (any free port). */
+    /** Port to bind; default 0 (any free port). */
     readonly port?: number;
+    /**
+     * Address to bind; default 127.0.0.1. Containers on a bridge network reach the host at their
+     * gateway (podman's `host.containers.internal`), so the engine suites bind all addresses and set
+     * `apiKey`.
+     */
+    readonly host?: string;
+    /** When set, every request must carry `Authorization: Bearer <apiKey>` (else 401). */
+    readonly apiKey?: string;
     /** Delay before the reply starts (ms), e.g. to keep a turn in flight while a test kills a server. */
     readonly replyDelayMs?: number;
     /** Chunks a streamed reply is split into, with `chunkDelayMs` between them. */
@@ -212,6 +220,11 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
     async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
         const path = (req.url ?? "/").split("?")[0];
         const authorization = typeof req.headers.authorization === "string" ? req.headers.authorization : undefined;
+        if (opts.apiKey !== undefined && authorization !== `Bearer ${opts.apiKey}`) {
+            requests.push({ at: Date.now(), method: req.method ?? "?", path, authorization: authorization === undefined ? undefined : "(wrong key)" });
+            sendJson(res, 401, { error: { message: "stub model: missing or wrong API key" } });
+            return;
+        }
         if (req.method === "GET" && (path === "/v1/models" || path === "/models")) {
             requests.push({ at: Date.now(), method: "GET", path, authorization });
             sendJson(res, 200, {
@@ -317,7 +330,7 @@ export async function startStubModel(opts: StubModelOptions = {}): Promise<StubM
         sendJson(res, 404, { error: { message: `stub model: no route for ${req.method} ${path}` } });
     }
 
-    const listener = await listenOnLoopback(server, opts.port ?? 0);
+    const listener = await listenOnLoopback(server, opts.port ?? 0, opts.host);
     const port = listener.port;
     return {
         baseUrl: `http://127.0.0.1:${port}/v1`,

@@ -142,6 +142,54 @@ export function podman(args: readonly string[], opts: RunOptions = {}): Promise<
     return run("podman", [...storageFlags(), ...args], { ...opts, env: { ...containerEnv(), ...opts.env } });
 }
 
+/** `podman system service` on a socket of its own, over this storage: a Docker-compatible Engine API. */
+export interface PodmanService {
+    /** `unix:///…/podman.sock`, for DOCKER_HOST. */
+    readonly dockerHost: string;
+    stop(): Promise<void>;
+}
+
+/**
+ * Starts podman's Docker-compatible API on this storage (so the cached base and stand-in images are
+ * there). Builds through it run with chroot isolation (BUILDAH_ISOLATION), hence on the host network,
+ * so a build reaches the release mirror on 127.0.0.1, as `buildImage` does; containers get podman's
+ * bridge networks (netavark, aardvark-dns), like Docker's.
+ */
+export async function startPodmanService(dir: string): Promise<PodmanService> {
+    const socket = path.join(dir, "podman.sock");
+    const child = spawn("podman", [...storageFlags(), "system", "service", "--time=0", `unix://${socket}`], {
+        env: { ...containerEnv(), BUILDAH_ISOLATION: "chroot" },
+        stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+        const ok = await new Promise<boolean>((resolve) => {
+            const req = http.get({ socketPath: socket, path: "/_ping", timeout: 2000 }, (res) => {
+                res.resume();
+                resolve(res.statusCode === 200);
+            });
+            req.on("error", () => resolve(false));
+        });
+        if (ok) break;
+        if (child.exitCode !== null || Date.now() > deadline) {
+            child.kill("SIGKILL");
+            throw new Error(`podman system service did not answer on ${socket}: ${stderr.slice(-2000)}`);
+        }
+        await sleep(250);
+    }
+    return {
+        dockerHost: `unix://${socket}`,
+        stop: async () => {
+            if (child.exitCode === null) child.kill("SIGTERM");
+            await Promise.race([exited, sleep(10_000)]);
+            if (child.exitCode === null) child.kill("SIGKILL");
+        },
+    };
+}
+
 /** The command lines a human can paste to look at this storage (printed in failures and the bench). */
 export function podmanCommandLine(): string {
     return `CONTAINERS_CONF=${CONTAINERS_CONF} podman ${storageFlags().join(" ")}`;
@@ -306,10 +354,10 @@ function sha256File(file: string): Promise<string> {
  * release (install.sh untars straight into a bin directory: `copilot` at the top level of the
  * tarball; SHA256SUMS.txt in `sha256sum` format). Cached by the binary's hash.
  */
-export async function ensureReleaseFiles(): Promise<ReleaseFiles> {
-    const bin = cliBinaryPath();
+export async function ensureReleaseFiles(version = pinnedCliVersion()): Promise<ReleaseFiles> {
+    const bin = version === pinnedCliVersion() ? cliBinaryPath() : await npmCliBinary(version);
     const binHash = await sha256File(bin);
-    const dir = path.join(CACHE_DIR, "release", `${pinnedCliVersion()}-${binHash.slice(0, 16)}`);
+    const dir = path.join(CACHE_DIR, "release", `${version}-${binHash.slice(0, 16)}`);
     const tarball = path.join(dir, RELEASE_ASSET_X64);
     const sumsFile = path.join(dir, "SHA256SUMS.txt");
     return withLock("release", 5 * 60_000, async () => {
@@ -325,6 +373,26 @@ export async function ensureReleaseFiles(): Promise<ReleaseFiles> {
         }
         const sums = readFileSync(sumsFile, "utf8");
         return { dir, tarball, sha256: sums.split(/\s+/)[0], sums };
+    });
+}
+
+/**
+ * The linux-x64 binary of another CLI version, from the npm registry (`npm pack
+ * @github/copilot-linux-x64@<version>`), cached: for the suites that upgrade a fleet from one version
+ * to the pinned one.
+ */
+export async function npmCliBinary(version: string): Promise<string> {
+    if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`not an exact CLI version: ${version}`);
+    const dir = path.join(CACHE_DIR, "npm-cli", version);
+    const bin = path.join(dir, "package", "copilot");
+    return withLock("npm-cli", 5 * 60_000, async () => {
+        if (existsSync(bin)) return bin;
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+        const packed = await run("npm", ["pack", "--silent", `@github/copilot-linux-x64@${version}`], { cwd: dir, timeoutMs: 5 * 60_000 });
+        await run("tar", ["-xzf", path.join(dir, packed.stdout.trim().split("\n").pop() as string), "-C", dir], { timeoutMs: 5 * 60_000 });
+        if (!existsSync(bin)) throw new Error(`npm package @github/copilot-linux-x64@${version} has no package/copilot`);
+        return bin;
     });
 }
 

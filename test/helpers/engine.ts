@@ -105,8 +105,8 @@ export class EngineStack {
     async pulumi(args: readonly string[], o: EngineRunOptions = {}): Promise<RunResult> {
         this.engine ??= await engine();
         const flags = ["--stack", this.stack, "--non-interactive"];
-        // `stack init` has no --config-file: create() moves the file it writes.
-        if (!(args[0] === "stack" && args[1] === "init")) flags.push("--config-file", this.configFile);
+        // Only these take --config-file (`stack init` writes Pulumi.<stack>.yaml, which create() moves).
+        if (["up", "preview", "destroy", "refresh", "config"].includes(args[0])) flags.push("--config-file", this.configFile);
         // Flags go before a `--` (after it everything is a value).
         const dashes = args.indexOf("--");
         const full = dashes < 0 ? [...args, ...flags] : [...args.slice(0, dashes), ...flags, ...args.slice(dashes)];

@@ -24,7 +24,7 @@ export class ClientPool {
 export function sessionConfig(outputs: FleetOutputs): SessionConfig & ResumeSessionConfig {
     const p = outputs.provider;
     if (!p) throw new Error("local fleet outputs have no provider");
-    return { onPermissionRequest: approveAll, provider: { type: "openai", baseUrl: p.baseUrl }, model: p.model };
+    return { onPermissionRequest: approveAll, provider: { type: "openai", baseUrl: p.baseUrl, ...(p.apiKey ? { apiKey: p.apiKey } : {}) }, model: p.model };
 }
 
 export async function turn(s: CopilotSession, prompt: string, timeoutMs = 30_000): Promise<string> {

@@ -1,9 +1,10 @@
 /**
- * What `pulumi package add <this package>` would infer: PulumiPlugin.yaml points the Node.js language
- * host at plugin/, whose componentProviderHost runs Pulumi's own analyzer (provider/experimental) on
- * the exported classes. The same analyzer runs here on the same folder, without the engine.
+ * What `pulumi package add <repository>/plugin` infers: the engine runs plugin/ (PulumiPlugin.yaml)
+ * through the Node.js language host, and its component provider host runs Pulumi's own analyzer
+ * (provider/experimental) on the exported classes. The same analyzer runs here on the same folder,
+ * without the engine; test/engine/package.test.ts reads the schema the real engine emits.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
 import { generateSchema } from "@pulumi/pulumi/provider/experimental/schema";
@@ -42,8 +43,13 @@ beforeAll(() => {
 }, 120_000);
 
 describe("source-based plugin package", () => {
-    it("PulumiPlugin.yaml declares the Node.js runtime and the plugin entry", () => {
-        expect(parse(readFileSync(path.join(ROOT, "PulumiPlugin.yaml"), "utf8"))).toEqual({ runtime: "nodejs", main: "plugin" });
+    it("plugin/ is the plugin folder: PulumiPlugin.yaml with the Node.js runtime, package.json naming the package", () => {
+        // Pulumi reads only `runtime` from PulumiPlugin.yaml and runs package.json's `main` of the same
+        // folder, so the file must not sit at the root, where `main` is the turnkey program.
+        expect(existsSync(path.join(ROOT, "PulumiPlugin.yaml"))).toBe(false);
+        expect(parse(readFileSync(path.join(PLUGIN_DIR, "PulumiPlugin.yaml"), "utf8"))).toEqual({ runtime: "nodejs" });
+        const pkg = JSON.parse(readFileSync(path.join(PLUGIN_DIR, "package.json"), "utf8")) as { name: string; main: string };
+        expect(pkg).toMatchObject({ name: "copilot-fleet", main: "index.ts" });
     });
 
     it("infers SharedFleet with its documented inputs and only namespace and image required", () => {
@@ -74,8 +80,12 @@ describe("source-based plugin package", () => {
     });
 
     it("serves every platform's fleets, each under copilot-fleet:index:<class name>", async () => {
-        const { PLUGIN_COMPONENTS } = await import("../../plugin");
-        expect(PLUGIN_COMPONENTS.map((c) => c.name).sort()).toEqual([...SERVED].sort());
+        // What run-plugin serves: the component classes plugin/index.ts exports.
+        const { getPulumiComponents } = await import("@pulumi/pulumi/provider/experimental/provider");
+        expect(getPulumiComponents(await import("../../plugin")).map((c) => c.name).sort()).toEqual([...SERVED].sort());
+        // The schema's package name is plugin/package.json's; the classes' tokens use PACKAGE_NAME.
+        const { PACKAGE_NAME } = await import("../../components/contract/types");
+        expect((JSON.parse(readFileSync(path.join(PLUGIN_DIR, "package.json"), "utf8")) as { name: string }).name).toBe(PACKAGE_NAME);
         expect(Object.keys(schema.resources).sort()).toEqual(SERVED.map((n) => `copilot-fleet:index:${n}`).sort());
     });
 

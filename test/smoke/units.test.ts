@@ -9,6 +9,12 @@ import { parseEndpoint } from "../../smoke/rpc";
 import { resolveTargets, type PodApi } from "../../smoke/targets";
 
 describe("parseSmokeArgs", () => {
+    it("takes the red-team model's API key from SMOKE_REDTEAM_PROVIDER_API_KEY only, never a flag", () => {
+        const args = parseSmokeArgs(["--stack", "s", "--redteam-provider-base-url", "http://h:1/v1"], { SMOKE_REDTEAM_PROVIDER_API_KEY: "k-123" });
+        expect(args.redTeamProvider).toEqual({ type: "openai", baseUrl: "http://h:1/v1", model: "stub-model", apiKey: "k-123" });
+        expect(parseSmokeArgs(["--stack", "s", "--redteam-provider-base-url", "http://h:1/v1"], {}).redTeamProvider?.apiKey).toBeUndefined();
+        expect(() => parseSmokeArgs(["--stack", "s", "--redteam-provider-api-key", "k"], {})).toThrow(/unknown argument/);
+    });
     it("needs exactly one source", () => {
         expect(() => parseSmokeArgs([], {})).toThrow(/exactly one/);
         expect(() => parseSmokeArgs(["--stack", "dev", "--outputs", "f.json"], {})).toThrow(/exactly one/);

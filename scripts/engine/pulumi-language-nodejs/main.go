@@ -11,11 +11,25 @@
 //   - Run: starts `node @pulumi/pulumi/cmd/run` (resolved from the program directory) with the
 //     arguments and PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS environment that the SDK reads, and
 //     TypeScript through the SDK's ts-node support (the `typescript` runtime option, default true);
+//   - RunPlugin: plugins written in TypeScript/JavaScript, which the engine launches through the
+//     language host when a folder (not a binary) is the plugin:
+//       kind "analyzer" (a policy pack, `pulumi preview --policy-pack DIR`): DIR holds
+//         PulumiPolicy.yaml; we run `node @pulumi/pulumi/cmd/run-policy-pack ARGS... DIR` in DIR
+//         (the script wants the engine address first and the program last, and @pulumi/policy
+//         reads the pack's package.json from the working directory);
+//       any other kind (a source-based resource plugin, `pulumi package add DIR`): DIR holds
+//         PulumiPlugin.yaml; we run `node @pulumi/pulumi/cmd/run-plugin DIR ARGS...` in the CLI's
+//         working directory (run-plugin serves the components that DIR's entry exports).
+//     Both scripts resolve from DIR the way Node would. The plugin's stdout (its first line is the
+//     gRPC port the engine dials) and stderr stream back as RunPluginResponse messages, then its
+//     exit code. When the engine is done with the plugin it cancels the call and we stop the process.
 //   - GetPluginInfo, About, GetProgramDependencies, InstallDependencies (a no-op: the caller runs
 //     npm ci).
 //
-// Not implemented (the engine gets codes.Unimplemented): policy packs (RunPlugin), code generation,
-// templates, Pack/Link, debugger attach, deprecated synchronous invokes (no --sync pipes).
+// Not implemented (the engine gets codes.Unimplemented): code generation, templates, Pack/Link,
+// debugger attach, deprecated synchronous invokes (no --sync pipes). Unlike Pulumi's own host, a
+// policy pack does not get the stack's config in PULUMI_CONFIG (Pulumi proxies the analyzer's
+// stack-configuration call to learn it); this project's policies read only their own policy config.
 package main
 
 import (
@@ -31,6 +45,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
@@ -56,7 +71,11 @@ func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	_ = flag.String("tracing", "", "ignored (accepted for compatibility with the engine)")
 	_ = flag.String("runtime", "nodejs", "ignored: only nodejs is supported")
-	flag.Parse()
+	_ = flag.String("root", "", "ignored: the program's root directory also comes with every request")
+	// Hosts built on older SDKs (pulumi-language-yaml v1.25.0 embeds sdk v3.206.0, and starts this
+	// host for source-based plugins) also pass the runtime options as -KEY=VALUE flags; every request
+	// carries them again, so unknown flags of that form are dropped rather than fatal.
+	_ = flag.CommandLine.Parse(knownFlags(os.Args[1:]))
 	if *showVersion {
 		fmt.Println(version)
 		return
@@ -93,6 +112,21 @@ func main() {
 	if err := <-handle.Done; err != nil {
 		fatalf("language host RPC server stopped: %v", err)
 	}
+}
+
+// knownFlags drops -KEY=VALUE arguments for flags this host does not define.
+func knownFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && strings.Contains(a, "=") {
+			name := strings.TrimLeft(a[:strings.Index(a, "=")], "-")
+			if flag.CommandLine.Lookup(name) == nil {
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func fatalf(format string, args ...any) {
@@ -267,13 +301,13 @@ func parseOptions(m map[string]any) (options, error) {
 	return o, nil
 }
 
-// resolveRunScript finds @pulumi/pulumi/cmd/run the way node would from the program directory.
-func resolveRunScript(ctx context.Context, node, programDir string) (string, error) {
+// resolveScript finds a module (@pulumi/pulumi/cmd/run, ...) the way node would from dir.
+func resolveScript(ctx context.Context, node, module, dir string) (string, error) {
 	const script = `console.log(require.resolve(process.argv[1], { paths: [process.argv[2]] }))`
-	out, err := exec.CommandContext(ctx, node, "-e", script, "@pulumi/pulumi/cmd/run", programDir).Output()
+	out, err := exec.CommandContext(ctx, node, "-e", script, module, dir).Output()
 	if err != nil {
-		return "", fmt.Errorf("could not find @pulumi/pulumi/cmd/run from %s (is @pulumi/pulumi installed?): %w",
-			programDir, err)
+		return "", fmt.Errorf("could not find %s from %s (is @pulumi/pulumi installed? run npm ci): %w",
+			module, dir, err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
@@ -288,7 +322,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
-	runScript, err := resolveRunScript(ctx, node, info.GetProgramDirectory())
+	runScript, err := resolveScript(ctx, node, "@pulumi/pulumi/cmd/run", info.GetProgramDirectory())
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
@@ -366,4 +400,108 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: "could not run node: " + err.Error()}, nil
 	}
 	return &pulumirpc.RunResponse{}, nil
+}
+
+// streamWriter sends what a plugin writes to one of its streams as RunPluginResponse messages.
+// gRPC forbids concurrent Sends on one stream, and exec copies stdout and stderr on two goroutines,
+// hence the shared lock.
+type streamWriter struct {
+	mu     *sync.Mutex
+	srv    grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]
+	stderr bool
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	b := append([]byte(nil), p...) // exec reuses its buffer; the message must own its bytes
+	msg := &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	if w.stderr {
+		msg = &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.srv.Send(msg); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, srv grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]) error {
+	// Cancelled when the engine kills the plugin (it cancels this call) or the engine goes away.
+	ctx := srv.Context()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return fmt.Errorf("could not find node on the PATH: %w", err)
+	}
+	info := req.GetInfo()
+	dir := info.GetProgramDirectory()
+	if dir == "" {
+		return errors.New("RunPlugin: the request names no program directory")
+	}
+	opts, err := parseOptions(info.GetOptions().AsMap())
+	if err != nil {
+		return err
+	}
+	analyzer := req.GetKind() == "analyzer"
+	module := "@pulumi/pulumi/cmd/run-plugin"
+	if analyzer {
+		module = "@pulumi/pulumi/cmd/run-policy-pack"
+	}
+	script, err := resolveScript(ctx, node, module, dir)
+	if err != nil {
+		return err
+	}
+
+	args := append([]string{}, opts.nodeargs...)
+	args = append(args, script)
+	workDir := req.GetPwd()
+	if analyzer {
+		// run-policy-pack: <engine address> <program>; the pack reads ./package.json.
+		args = append(args, req.GetArgs()...)
+		args = append(args, dir)
+		workDir = dir
+	} else {
+		// run-plugin: <program> then the plugin's own arguments (the engine address).
+		args = append(args, dir)
+		args = append(args, req.GetArgs()...)
+	}
+	if workDir == "" {
+		workDir = dir
+	}
+
+	env := req.GetEnv()
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	env = append([]string{}, env...)
+	if opts.typescript {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	if opts.tsconfig != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+opts.tsconfig)
+	}
+
+	var mu sync.Mutex
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = workDir
+	cmd.Env = env
+	cmd.Stdout = streamWriter{mu: &mu, srv: srv}
+	cmd.Stderr = streamWriter{mu: &mu, srv: srv, stderr: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		return nil // the engine stopped the plugin: nobody is listening for an exit code
+	}
+	code := 0
+	if err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("could not run %s: %w", module, err)
+		}
+		code = exitErr.ExitCode()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return srv.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
 }

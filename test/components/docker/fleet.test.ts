@@ -3,6 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import type { RawConfig } from "../../../components/config";
+import { dockerCpus, goDuration } from "../../../components/docker/render";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MOCK_FIRST_PORT, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";
 
@@ -57,6 +58,7 @@ describe("docker platform: the dev stack", () => {
                 "docker:index/network:Network copilot-redis-net",
                 "docker:index/remoteImage:RemoteImage copilot-lb-image",
                 "docker:index/remoteImage:RemoteImage copilot-redis-image",
+                "docker:index/remoteImage:RemoteImage copilot-server-image",
                 "docker:index/volume:Volume copilot-session-state",
                 "random:index/randomPassword:RandomPassword copilot-connection-token",
                 "random:index/randomPassword:RandomPassword copilot-redis-password",
@@ -65,13 +67,80 @@ describe("docker platform: the dev stack", () => {
         const image = inputsOf(rec.one("docker:index/image:Image", "copilot-image"));
         expect(image).toMatchObject({ imageName: "copilot-cli:1.0.99-linux-amd64", skipPush: true, build: { args: { COPILOT_VERSION: "1.0.99" }, platform: "linux/amd64" } });
         expect(image.build.context).toMatch(/images\/copilot-cli$/);
-        for (const n of ["copilot-1", "copilot-2"]) expect(inputsOf(rec.one("docker:index/container:Container", n)).image).toBe("copilot-cli:1.0.99-linux-amd64");
+        // The containers run the built image by ID (a tag reads back in each engine's own spelling).
+        const server = rec.one("docker:index/remoteImage:RemoteImage", "copilot-server-image");
+        expect(inputsOf(server)).toMatchObject({ name: "copilot-cli:1.0.99-linux-amd64", keepLocally: true });
+        for (const n of ["copilot-1", "copilot-2", "copilot-session-cleanup"]) expect(inputsOf(rec.one("docker:index/container:Container", n)).image).toBe(server.state.imageId);
     });
     it("builds from imageBaseImage and imageReleaseBaseUrl when set (a registry mirror, an air-gapped release mirror)", async () => {
         const raw = { ...devStackConfig(), cliVersion: "1.0.99", imageBaseImage: "mirror.example.com/debian:12.12-slim", imageReleaseBaseUrl: "https://mirror.example.com/copilot/v1.0.99" };
         await run(raw);
         const image = inputsOf(rec.one("docker:index/image:Image", "copilot-image"));
         expect(image.build.args).toEqual({ COPILOT_VERSION: "1.0.99", BASE_IMAGE: "mirror.example.com/debian:12.12-slim", RELEASE_BASE_URL: "https://mirror.example.com/copilot/v1.0.99" });
+    });
+    it.each([
+        [0.25, "0.25"],
+        [1, "1.0"],
+        [2, "2.0"],
+        [1.5, "1.5"],
+        [0.001, "0.001"],
+    ])("cpus %s is spelled %s, as the provider reads it back", (cores, text) => {
+        expect(dockerCpus(cores)).toBe(text);
+    });
+
+    it.each([
+        [0, "0s"],
+        [5, "5s"],
+        [60, "1m0s"],
+        [120, "2m0s"],
+        [90, "1m30s"],
+        [3600, "1h0m0s"],
+        [3725, "1h2m5s"],
+    ])("%s seconds is spelled %s, as the provider reads a health-check duration back", (s, text) => {
+        expect(goDuration(s)).toBe(text);
+    });
+
+    it("asks for nothing beyond Engine API 1.41 (podman's Docker API, Docker 20.10+): no health-check startInterval", async () => {
+        // A real `pulumi up` on podman failed with "specify health-check start interval requires API version 1.44".
+        await run({ ...devStackConfig(), users: undefined, image: "copilot-cli:1.0.102" } as RawConfig);
+        const containers = rec.resources.filter((r) => r.type === "docker:index/container:Container");
+        expect(containers.length).toBeGreaterThanOrEqual(4);
+        for (const c of containers) {
+            const hc = (inputsOf(c) as { healthcheck?: Record<string, unknown> }).healthcheck;
+            expect(hc, c.name).toBeDefined();
+            expect(Object.keys(hc ?? {}), c.name).not.toContain("startInterval");
+        }
+    });
+    it.each([
+        ["shared", {}],
+        ["per-user", { mode: "per-user", users: '["alice","bob"]', replicas: undefined }],
+    ])("%s: a network ignores what the engine reports about IPAM, so an up does not replace it and every container on it", async (_mode, extra) => {
+        // Podman reports ipamOptions { driver: "host-local" } where nothing was set; a real up then replaced everything, every time.
+        await run({ ...devStackConfig(), image: "copilot-cli:1.0.102", ...extra } as RawConfig);
+        const networks = rec.resources.filter((r) => r.type === "docker:index/network:Network");
+        expect(networks.length).toBeGreaterThanOrEqual(2);
+        for (const n of networks) expect(n.opts.ignoreChanges, n.name).toEqual(expect.arrayContaining(["ipamOptions", "ipamDriver", "ipamConfigs"]));
+    });
+    it("a CLI upgrade changes the image and the server containers only: Redis, the balancer, networks and the volume stay as they are", async () => {
+        // A real up from 1.0.92 to 1.0.102 replaced the Redis network, Redis (its locks) and everything on the fleet network: version labels.
+        const snapshot = async (cliVersion: string) => {
+            rec.clear();
+            await run({ ...devStackConfig(), cliVersion });
+            return new Map(rec.resources.map((r) => [`${r.type} ${r.name}`, JSON.stringify(r.inputs)]));
+        };
+        const before = await snapshot("1.0.92");
+        const after = await snapshot("1.0.102");
+        expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+        const changed = [...after.keys()].filter((k) => after.get(k) !== before.get(k)).sort();
+        expect(changed).toEqual(
+            [
+                "docker:index/image:Image copilot-image",
+                "docker:index/remoteImage:RemoteImage copilot-server-image",
+                "docker:index/container:Container copilot-1",
+                "docker:index/container:Container copilot-2",
+                "docker:index/container:Container copilot-session-cleanup",
+            ].sort(),
+        );
     });
 });
 
@@ -91,7 +160,9 @@ describe("docker shared fleet", () => {
             expect(c.ports).toEqual([{ internal: 4321, ip: "127.0.0.1" }]);
             expect(c.healthcheck).toMatchObject({ tests: ["CMD", "/usr/local/bin/copilot-healthcheck"], interval: "5s", retries: 2 });
             expect(c.memory).toBe(2048);
-            expect(c.cpus).toBe("2");
+            // As the provider reads them back: anything else is a change (and a replacement) at every up.
+            expect(c.memorySwap).toBe(2048);
+            expect(c.cpus).toBe("2.0");
             expect(c.networksAdvanced).toEqual([{ name: "copilot-net", aliases: [n] }]);
         }
     });
@@ -202,6 +273,10 @@ describe("docker per-user fleet", () => {
         expect(rec.one("docker:index/volume:Volume", "copilot-u-carol-session-state")).toBeDefined();
         expect((resolved.users as Record<string, { suspended: boolean }>).carol.suspended).toBe(true);
         expect(inputsOf(rec.one("docker:index/container:Container", "copilot-u-alice"))).toMatchObject({ start: true, mustRun: true });
+        // The provider starts or stops a container only on create: a suspend must replace it (a real up left it running).
+        for (const n of ["copilot-u-carol", "copilot-u-alice"]) {
+            expect(rec.one("docker:index/container:Container", n).opts.replaceOnChanges, n).toEqual(expect.arrayContaining(["start", "mustRun"]));
+        }
     });
 });
 
