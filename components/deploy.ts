@@ -3,7 +3,9 @@
  * demand so a stack loads only its own provider SDK (a Kubernetes stack never loads Azure's).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { FleetConfig } from "./config";
+import { cleanupSettings, FleetConfig } from "./config";
+import type { ServerSettingsArgs, SessionCleanupArgs, UserArgs } from "./contract/args";
+import { configEndpoints } from "./contract/egress";
 import type { StackOutputs } from "./contract/outputs";
 
 export type { StackOutputs };
@@ -17,6 +19,39 @@ export interface ImagePushTarget {
     readonly repository: pulumi.Input<string>;
     /** Registry host; credentials come from the machine's Docker credential helpers. */
     readonly server: pulumi.Input<string>;
+}
+
+/*
+ * The parsed stack config as the components' plain arguments: each platform's deploy passes exactly
+ * what a library consumer would (the components build the server spec, egress plan and cleanup).
+ */
+
+/** The server settings every fleet component takes (egress aside: see egressArgs). */
+export function serverSettingsArgs(cfg: FleetConfig): Omit<ServerSettingsArgs, "egressAllowedCidrs" | "egressEndpoints"> {
+    return {
+        githubToken: cfg.credential.kind === "githubToken" ? cfg.credential.githubToken : undefined,
+        sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
+        resources: cfg.resources,
+        telemetry: cfg.telemetry && { ...cfg.telemetry, resourceAttributes: { ...cfg.telemetry.resourceAttributes } },
+    };
+}
+
+/** Where the servers may connect besides the public internet: the allowed ranges and the BYOK provider (telemetry's collector comes with `telemetry`). */
+export function egressArgs(cfg: FleetConfig): Pick<ServerSettingsArgs, "egressAllowedCidrs" | "egressEndpoints"> {
+    return {
+        egressAllowedCidrs: [...cfg.egressAllowedCidrs],
+        egressEndpoints: configEndpoints(cfg).filter((e) => e.source === "provider.baseUrl").map((e) => e.url),
+    };
+}
+
+/** The session cleanup every stack runs (`sessionTtlHours`, `sessionCleanupIntervalMinutes`). */
+export function sessionCleanupArgs(cfg: FleetConfig): SessionCleanupArgs {
+    return cleanupSettings(cfg);
+}
+
+/** The per-user fleet's users. */
+export function userArgs(cfg: FleetConfig): UserArgs[] {
+    return cfg.users.map((u) => ({ id: u.id, githubToken: u.githubToken, suspended: u.suspended }));
 }
 
 /** What the image is built from: the CLI version, the platform, and the base image and release mirror when set. */

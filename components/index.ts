@@ -11,3 +11,4 @@ export { buildCleanupSpec } from "./contract/cleanup";
 export type { CleanupSettings, CleanupSpec } from "./contract/cleanup";
 export { egressPlan } from "./contract/egress";
 export type { EgressPlan } from "./contract/egress";
+export type { ServerResourcesArgs, ServerSettingsArgs, SessionCleanupArgs, TelemetryArgs, UserArgs } from "./contract/args";

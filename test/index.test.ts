@@ -11,7 +11,7 @@ describe("index.ts under ts-node (CommonJS), as pulumi up runs it", () => {
         });
         expect(result.error).toBeUndefined();
         const types = result.resources.map((r) => r.type);
-        expect(types).toContain("copilot-fleet:kubernetes:SharedFleet");
+        expect(types).toContain("copilot-fleet:index:SharedFleet");
         expect(types.filter((t) => t === "kubernetes:apps/v1:Deployment")).toHaveLength(2);
         expect(result.outputs).toMatchObject({ platform: "kubernetes", mode: "shared", endpoint: "copilot.copilot-fleet.svc.cluster.local:4321" });
     }, 120_000);

@@ -31,18 +31,20 @@ export interface PullIdentity {
     readonly identityId: pulumi.Input<string>;
 }
 
-/** Where a fleet's groups go; built once by components/aci/deploy.ts. */
-export interface AciPlacement {
+/** Where a fleet's container groups go: plain values a consumer passes to AciSharedFleet and AciPerUserFleet. */
+export interface AciPlacementArgs {
+    /** Resource group of every container group. */
     readonly resourceGroupName: pulumi.Input<string>;
-    /** Default: the provider's location. */
+    /** Azure region. Default: the azure-native provider's `location`. */
     readonly location?: pulumi.Input<string>;
+    /** Resource id of the servers' ACI-delegated subnet (AciNetwork's `serverSubnetId`). */
     readonly serverSubnetId: pulumi.Input<string>;
-    /** Shared mode: HAProxy and Redis. */
-    readonly edgeSubnetId?: pulumi.Input<string>;
-    /** Set when the image is in the stack's registry; unset for a public `image`. */
-    readonly pull?: PullIdentity;
-    /** Resources the server groups wait for (the AcrPull role assignment, the image push). */
-    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * How the server groups pull a private image: AciRegistry's `pullIdentity` (its identity id
+     * resolves once the AcrPull role is assigned, so no group pulls before it may). Default none: a
+     * public image, and no identity on any group.
+     */
+    readonly registry?: PullIdentity;
 }
 
 export interface GroupOptions {
@@ -60,7 +62,7 @@ export interface GroupOptions {
  * A Linux, Standard-SKU group on a private IP in a delegated subnet, restarted whenever a container
  * exits (`Always`: a server that crashes or fails liveness comes back with its group's share).
  */
-export function containerGroupArgs(placement: AciPlacement, o: GroupOptions): ContainerGroupArgs {
+export function containerGroupArgs(placement: Pick<AciPlacementArgs, "resourceGroupName" | "location">, o: GroupOptions): ContainerGroupArgs {
     return {
         resourceGroupName: placement.resourceGroupName,
         location: placement.location,

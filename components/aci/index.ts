@@ -1,6 +1,15 @@
 export { deployAci } from "./deploy";
+export type { ImageSource } from "./deploy";
+export type { AciPlacementArgs, PullIdentity } from "./group";
+export { globalName, REGISTRY_NAME_MAX, SHARED_SHARE_NAME, stackResourceGroupName, STORAGE_ACCOUNT_NAME_MAX, userGroupName, userShareName } from "./naming";
 export { AciNetwork } from "./network";
+export type { AciNetworkArgs } from "./network";
 export { AciPerUserFleet } from "./perUserFleet";
+export type { AciPerUserFleetArgs } from "./perUserFleet";
 export { AciRegistry } from "./registry";
+export type { AciRegistryArgs } from "./registry";
+export type { AzureFileShareRef } from "./render";
 export { AciSharedFleet } from "./sharedFleet";
+export type { AciServerSettingsArgs, AciSharedFleetArgs } from "./sharedFleet";
 export { AciStorage } from "./storage";
+export type { AciStorageArgs, ShareRef } from "./storage";

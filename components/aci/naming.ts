@@ -40,6 +40,9 @@ export function hyphenatedName(prefix: string, id: string, max: number): string 
     return `${head}-${suffix}`;
 }
 
+/** Name of a shared fleet's session-state share (AciStorage `shares: { fleet: SHARED_SHARE_NAME }`). */
+export const SHARED_SHARE_NAME = "session-state";
+
 /** Container group name of a per-user server. */
 export function userGroupName(fleet: string, userId: string): string {
     return hyphenatedName(`${fleet}-u`, userId, CONTAINER_GROUP_NAME_MAX);

@@ -29,12 +29,18 @@
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import type { network as netInputs } from "@pulumi/azure-native/types/input";
-import { Exposure } from "../config";
+import { DEFAULT_EXPOSURE, Exposure } from "../config";
+import { assertArgs } from "../config/args";
+import { DEFAULT_VNET_ADDRESS_SPACE } from "../config/keys";
+import { egressPlanFromArgs, ServerSettingsArgs } from "../contract/args";
 import { EgressPlan, egressPlan, NON_PUBLIC_RANGES } from "../contract/egress";
 import { parseCidr } from "../contract/cidr";
 import { HAPROXY_METRICS_PORT } from "../contract/haproxy";
 import { Mode } from "../contract/outputs";
+import { REDIS_PORT } from "../contract/redis";
+import { CLI_PORT } from "../contract/server";
 import { nameOf } from "./group";
+import { componentType, withFormerType } from "../contract/types";
 
 export const ACI_DELEGATION = "Microsoft.ContainerInstance/containerGroups";
 
@@ -158,13 +164,23 @@ export function edgeSubnetRules(o: RuleOptions): SecurityRule[] {
     ];
 }
 
-export interface AciNetworkArgs {
+/**
+ * What a consumer passes to {@link AciNetwork}: plain values, each optional one with its default.
+ * The egress arguments are the fleets' own (ServerSettingsArgs): the server subnet's outbound rules
+ * admit the allowed ranges and the endpoints named by IP, including telemetry's collector.
+ */
+export interface AciNetworkArgs extends Pick<ServerSettingsArgs, "egressAllowedCidrs" | "egressEndpoints" | "telemetry"> {
     readonly resourceGroupName: pulumi.Input<string>;
-    /** Default: the provider's location. */
+    /** Azure region. Default: the azure-native provider's `location`. */
     readonly location?: pulumi.Input<string>;
-    readonly rules: RuleOptions;
-    /** Create the edge subnet (shared mode). */
-    readonly edge: boolean;
+    /** `shared` (default: also the edge subnet for HAProxy and Redis) or `per-user` (servers denied to one another). */
+    readonly mode?: Mode;
+    /** `cluster` (default: only this virtual network reaches the servers) or `internal` (`allowedCidrs`, else peered and routed networks). No `public` on ACI. */
+    readonly exposure?: Exposure;
+    /** Source ranges allowed to dial the fleet with `internal` (required in mode `per-user`). Default none. */
+    readonly allowedCidrs?: string[];
+    /** The virtual network (IPv4, /8 to /24); the server and edge subnets are its first two quarters. Default 10.42.0.0/16. */
+    readonly vnetAddressSpace?: string;
 }
 
 /** Virtual network, delegated subnets and their security groups. */
@@ -173,12 +189,23 @@ export class AciNetwork extends pulumi.ComponentResource {
     public readonly edgeSubnetId?: pulumi.Output<string>;
 
     constructor(name: string, args: AciNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:aci:Network", name, {}, opts);
+        const mode = args.mode ?? "shared";
+        assertArgs("AciNetwork", name, "aci", mode, args);
+        super(componentType("AciNetwork"), name, {}, withFormerType("copilot-fleet:aci:Network", opts));
+        const rules: RuleOptions = {
+            mode,
+            exposure: args.exposure ?? DEFAULT_EXPOSURE,
+            allowedCidrs: args.allowedCidrs ?? [],
+            addressSpace: args.vnetAddressSpace ?? DEFAULT_VNET_ADDRESS_SPACE,
+            port: CLI_PORT,
+            redisPort: REDIS_PORT,
+            egress: egressPlanFromArgs(args),
+        };
         const common = { resourceGroupName: args.resourceGroupName, location: args.location };
-        const prefixes = subnetPrefixes(args.rules.addressSpace);
+        const prefixes = subnetPrefixes(rules.addressSpace);
         const vnet = new network.VirtualNetwork(
             `${name}-vnet`,
-            { ...common, virtualNetworkName: `${name}-vnet`, addressSpace: { addressPrefixes: [args.rules.addressSpace] } },
+            { ...common, virtualNetworkName: `${name}-vnet`, addressSpace: { addressPrefixes: [rules.addressSpace] } },
             // Subnets are their own resources; don't let the VNet's empty list fight them.
             { parent: this, ignoreChanges: ["subnets"] },
         );
@@ -198,9 +225,9 @@ export class AciNetwork extends pulumi.ComponentResource {
                 { parent: this, dependsOn },
             );
         };
-        const servers = subnet("servers", prefixes.servers, [...serverSubnetRules(args.rules), ...serverSubnetOutboundRules(args.rules)], []);
+        const servers = subnet("servers", prefixes.servers, [...serverSubnetRules(rules), ...serverSubnetOutboundRules(rules)], []);
         this.serverSubnetId = servers.id;
-        if (args.edge) this.edgeSubnetId = subnet("edge", prefixes.edge, [...edgeSubnetRules(args.rules), ...edgeSubnetOutboundRules(args.rules)], [servers]).id;
+        if (mode === "shared") this.edgeSubnetId = subnet("edge", prefixes.edge, [...edgeSubnetRules(rules), ...edgeSubnetOutboundRules(rules)], [servers]).id;
         this.registerOutputs({ serverSubnetId: this.serverSubnetId, edgeSubnetId: this.edgeSubnetId });
     }
 }

@@ -1,28 +1,34 @@
 import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
-import { CredentialConfig, UserConfig } from "../config";
+import { DEFAULT_CLI_VERSION } from "../config";
+import { assertArgs } from "../config/args";
+import { cleanupSettingsFromArgs, credentialKind, serverSpecsFromArgs, SessionCleanupArgs, UserArgs, userCredentialKind, userSecretData } from "../contract/args";
 import { UserOutput } from "../contract/outputs";
-import { ENV, SECRET_KEYS, ServerSpec } from "../contract/server";
-import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { SECRET_KEYS } from "../contract/server";
+import { buildCleanupSpec } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
-import { AciPlacement, containerGroupArgs } from "./group";
-import { userGroupName } from "./naming";
+import { AciPlacementArgs, containerGroupArgs } from "./group";
+import { assertDistinct, userGroupName } from "./naming";
 import { renderCleanupContainer } from "./cleanup";
-import { groupEndpoint, renderServerContainer, renderServerVolumes, serverTags } from "./render";
-import { ShareRef } from "./storage";
+import { AzureFileShareRef, groupEndpoint, renderServerContainer, renderServerVolumes, serverTags } from "./render";
+import { AciServerSettingsArgs } from "./sharedFleet";
+import { componentType, withFormerType } from "../contract/types";
 
-export interface AciPerUserFleetArgs {
-    readonly placement: AciPlacement;
+/**
+ * What a consumer passes to {@link AciPerUserFleet}: plain values, each optional one with its
+ * default. `githubToken` is the fleet's service token, used by users without their own.
+ */
+export interface AciPerUserFleetArgs extends AciServerSettingsArgs, AciPlacementArgs {
+    /** Image reference, ideally pinned by digest (CopilotImage output in the stack's registry, or a prebuilt image). */
     readonly image: pulumi.Input<string>;
-    readonly cliVersion: string;
-    readonly spec: ServerSpec;
-    /** The service credential; a user's own `githubToken` takes precedence for that user. */
-    readonly credential: CredentialConfig;
-    readonly users: readonly UserConfig[];
-    /** Each user's own share, by user id. */
-    readonly shares: ReadonlyMap<string, ShareRef>;
-    /** Run the session-cleanup sidecar in each user's group, by these settings. Default: no cleanup. */
-    readonly sessionCleanup?: CleanupSettings;
+    /** CLI version in the image, for the `app.kubernetes.io/version` tag. Default DEFAULT_CLI_VERSION. */
+    readonly cliVersion?: string;
+    /** The users; each gets its own container group, share and token. Ids are lowercase DNS labels, unique. */
+    readonly users: UserArgs[];
+    /** Each user's own Azure Files share, by user id (AciStorage's `shares`; `userShareName(id)` names them). */
+    readonly shares: Record<string, AzureFileShareRef>;
+    /** Session cleanup (TTL, interval): a loop-mode sidecar in each user's group. Default none. */
+    readonly sessionCleanup?: SessionCleanupArgs;
 }
 
 /**
@@ -36,46 +42,52 @@ export class AciPerUserFleet extends pulumi.ComponentResource {
     public readonly sessionStatePath: string;
 
     constructor(name: string, args: AciPerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:aci:PerUserFleet", name, {}, opts);
+        assertArgs("AciPerUserFleet", name, "aci", "per-user", args);
+        const unshared = args.users.filter((u) => args.shares[u.id] === undefined).map((u) => u.id);
+        if (unshared.length > 0) {
+            const reason = `has no share for user${unshared.length === 1 ? "" : "s"} ${unshared.map((id) => JSON.stringify(id)).join(", ")}; give every user id in users a share`;
+            throw new pulumi.InputPropertiesError({ message: `AciPerUserFleet ${JSON.stringify(name)}: shares ${reason}`, errors: [{ propertyPath: "shares", reason }] });
+        }
+        assertDistinct("container group", new Map(args.users.map((u) => [u.id, userGroupName(name, u.id)])));
+        super(componentType("AciPerUserFleet"), name, {}, withFormerType("copilot-fleet:aci:PerUserFleet", opts));
+        const specFor = serverSpecsFromArgs(args);
+        const fleetSpec = specFor(credentialKind(args.githubToken));
+        const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
+        const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
         const entries: Array<pulumi.Output<[string, UserOutput]>> = [];
         // The sidecar shares the group's localhost with that user's server, and only that user's share and token.
-        const cleanup = args.sessionCleanup === undefined ? undefined : buildCleanupSpec({ ...args.sessionCleanup, endpoint: `127.0.0.1:${args.spec.port}`, mode: "loop" });
+        const cleanup = sessionCleanup === undefined ? undefined : buildCleanupSpec({ ...sessionCleanup, endpoint: `127.0.0.1:${fleetSpec.port}`, mode: "loop" });
         for (const user of args.users) {
+            const suspended = user.suspended === true;
             const groupName = userGroupName(name, user.id);
-            const share = args.shares.get(user.id);
-            if (share === undefined) throw new pulumi.ResourceError(`no session-state share for user ${JSON.stringify(user.id)}`, this);
+            const share = args.shares[user.id];
             const token = generatedConnectionToken(groupName, { parent: this });
-            const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-            const githubToken = user.githubToken ?? (args.credential.kind === "githubToken" ? args.credential.githubToken : undefined);
-            if (githubToken !== undefined) secrets[SECRET_KEYS.githubToken] = githubToken;
-            const spec: ServerSpec =
-                githubToken !== undefined && !args.spec.secretEnv.some((e) => e.secretKey === SECRET_KEYS.githubToken)
-                    ? { ...args.spec, secretEnv: [...args.spec.secretEnv, { name: ENV.githubToken, secretKey: SECRET_KEYS.githubToken }] }
-                    : args.spec;
+            const secrets = userSecretData(token, user, args.githubToken);
+            const spec = specFor(userCredentialKind(user, args.githubToken));
             let endpoint: pulumi.Output<string> = pulumi.output("");
-            if (!user.suspended) {
+            if (!suspended) {
                 const group = new containerinstance.ContainerGroup(
                     groupName,
-                    containerGroupArgs(args.placement, {
+                    containerGroupArgs(args, {
                         containerGroupName: groupName,
-                        subnetId: args.placement.serverSubnetId,
+                        subnetId: args.serverSubnetId,
                         containers: [
                             renderServerContainer(spec, args.image, secrets, groupName),
                             ...(cleanup ? [renderCleanupContainer(cleanup, args.image, { [SECRET_KEYS.connectionToken]: token })] : []),
                         ],
                         volumes: renderServerVolumes(share),
                         ports: [spec.port],
-                        tags: serverTags(name, args.cliVersion, user.id),
-                        pull: args.placement.pull,
+                        tags: serverTags(name, cliVersion, user.id),
+                        pull: args.registry,
                     }),
-                    { parent: this, dependsOn: args.placement.dependsOn },
+                    { parent: this },
                 );
                 endpoint = groupEndpoint(group.ipAddress.apply((a) => a?.ip), spec.port);
             }
-            entries.push(pulumi.all([endpoint, token]).apply(([e, connectionToken]) => [user.id, { endpoint: e, connectionToken, suspended: user.suspended }] as [string, UserOutput]));
+            entries.push(pulumi.all([endpoint, token]).apply(([e, connectionToken]) => [user.id, { endpoint: e, connectionToken, suspended }] as [string, UserOutput]));
         }
         this.users = pulumi.secret(pulumi.all(entries).apply((e) => Object.fromEntries(e)));
-        this.sessionStatePath = args.spec.sessionStatePath;
+        this.sessionStatePath = fleetSpec.sessionStatePath;
         this.registerOutputs({ users: this.users, sessionStatePath: this.sessionStatePath });
     }
 }

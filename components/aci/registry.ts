@@ -13,6 +13,8 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as managedidentity from "@pulumi/azure-native/managedidentity";
 import * as pulumi from "@pulumi/pulumi";
+import type { PullIdentity } from "./group";
+import { componentType, withFormerType } from "../contract/types";
 
 /** Built-in role "AcrPull" (the same id in every Azure cloud and tenant). */
 export const ACR_PULL_ROLE_ID = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
@@ -39,11 +41,17 @@ export class AciRegistry extends pulumi.ComponentResource {
     public readonly repository: pulumi.Output<string>;
     /** Resource id of the pull identity (for `identity.userAssignedIdentities` and `imageRegistryCredentials`). */
     public readonly identityId: pulumi.Output<string>;
-    /** Container groups depend on this so their first pull finds the role in place. */
+    /** The AcrPull role assignment of the identity on the registry. */
     public readonly pullRole: authorization.RoleAssignment;
+    /**
+     * What a fleet's `registry` argument takes: the login server and the identity id, which resolves
+     * only once `pullRole` exists, so a group that names it waits for the role and its first pull
+     * finds the role in place.
+     */
+    public readonly pullIdentity: PullIdentity;
 
     constructor(name: string, args: AciRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:aci:Registry", name, {}, opts);
+        super(componentType("AciRegistry"), name, {}, withFormerType("copilot-fleet:aci:Registry", opts));
         const common = { resourceGroupName: args.resourceGroupName, location: args.location, tags: args.tags };
         const registry = new containerregistry.Registry(
             `${name}-acr`,
@@ -65,6 +73,7 @@ export class AciRegistry extends pulumi.ComponentResource {
         this.loginServer = registry.loginServer;
         this.repository = pulumi.interpolate`${registry.loginServer}/${IMAGE_REPOSITORY_NAME}`;
         this.identityId = identity.id;
+        this.pullIdentity = { server: this.loginServer, identityId: pulumi.all([identity.id, this.pullRole.id]).apply(([id]) => id) };
         this.registerOutputs({ loginServer: this.loginServer, repository: this.repository, identityId: this.identityId });
     }
 }

@@ -1,40 +1,66 @@
 import * as containerinstance from "@pulumi/azure-native/containerinstance";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { CredentialConfig, DEFAULT_REPLICAS } from "../config";
+import { DEFAULT_CLI_VERSION, DEFAULT_REPLICAS } from "../config";
+import { assertArgs } from "../config/args";
+import { cleanupSettingsFromArgs, credentialKind, serverSecrets, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
 import { HAPROXY_METRICS_PORT, haproxyConfig } from "../contract/haproxy";
 import { ReplicaOutput, replicaNames } from "../contract/outputs";
 import { REDIS_PASSWORD_LENGTH, REDIS_PORT, redisConf } from "../contract/redis";
-import { SECRET_KEYS, ServerSpec } from "../contract/server";
-import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { SECRET_KEYS } from "../contract/server";
+import { buildCleanupSpec } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
-import { AciPlacement, containerGroupArgs } from "./group";
+import { AciPlacementArgs, containerGroupArgs } from "./group";
 import { renderCleanupContainer } from "./cleanup";
-import { fleetTags, groupEndpoint, HAPROXY_CONFIG_VOLUME, REDIS_CONFIG_VOLUME, renderHaproxyContainer, renderRedisContainer, renderServerContainer, renderServerVolumes, secretFile, serverTags, sessionStateVolume } from "./render";
-import { ShareRef } from "./storage";
+import {
+    AzureFileShareRef,
+    fleetTags,
+    groupEndpoint,
+    HAPROXY_CONFIG_VOLUME,
+    REDIS_CONFIG_VOLUME,
+    renderHaproxyContainer,
+    renderRedisContainer,
+    renderServerContainer,
+    renderServerVolumes,
+    secretFile,
+    serverTags,
+    sessionStateVolume,
+} from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
-export interface AciSharedFleetArgs {
-    readonly placement: AciPlacement;
-    /** Image reference (CopilotImage output in the stack's registry, or the `image` config key). */
+/**
+ * The server settings the ACI fleets take: every {@link ServerSettingsArgs} but the egress ones,
+ * which are the subnets' security rules and so AciNetwork's arguments (`egressAllowedCidrs`,
+ * `egressEndpoints`, and `telemetry` for the collector).
+ */
+export type AciServerSettingsArgs = Omit<ServerSettingsArgs, "egressAllowedCidrs" | "egressEndpoints">;
+
+/**
+ * What a consumer passes to {@link AciSharedFleet}: plain values, each optional one with its default.
+ * The network (AciNetwork: subnets, exposure, egress) and the share (AciStorage) are the consumer's,
+ * or this package's components for them.
+ */
+export interface AciSharedFleetArgs extends AciServerSettingsArgs, AciPlacementArgs {
+    /** Resource id of the ACI-delegated subnet for HAProxy and Redis (AciNetwork's `edgeSubnetId`, mode "shared"). */
+    readonly edgeSubnetId: pulumi.Input<string>;
+    /** Image reference, ideally pinned by digest (CopilotImage output in the stack's registry, or a prebuilt image). */
     readonly image: pulumi.Input<string>;
-    readonly cliVersion: string;
-    /** The CLI server spec (components/contract/server.ts). */
-    readonly spec: ServerSpec;
-    readonly credential: CredentialConfig;
-    /** The one share every replica mounts at the session-state path. */
-    readonly share: ShareRef;
+    /** CLI version in the image, for the `app.kubernetes.io/version` tag. Default DEFAULT_CLI_VERSION. */
+    readonly cliVersion?: string;
+    /** The Azure Files share every replica mounts at the session-state path (an AciStorage share). */
+    readonly share: AzureFileShareRef;
     /** Number of CLI server groups. Default 3. */
     readonly replicas?: number;
-    /** Connection token; default generated. */
+    /** Connection token every client must present (a secret). Default: generated (RandomPassword). */
     readonly connectionToken?: pulumi.Input<string>;
-    /** Run Redis for session locks. Default true. */
+    /** Run Redis (with a generated password) for session locks. Default true. */
     readonly redis?: boolean;
     /**
-     * Run the session-cleanup tool (loop mode) as a sidecar of the load-balancer group with these
-     * settings (TTL, interval): it reaches a server through HAProxy on the group's localhost and
-     * mounts the share. Default: no cleanup.
+     * Session cleanup (TTL, interval): the cleanup tool in loop mode as a sidecar of the
+     * load-balancer group; it reaches a server through HAProxy on the group's localhost and mounts
+     * the share. Default none.
      */
-    readonly sessionCleanup?: CleanupSettings;
+    readonly sessionCleanup?: SessionCleanupArgs;
 }
 
 /**
@@ -55,32 +81,34 @@ export class AciSharedFleet extends pulumi.ComponentResource {
     public readonly sessionStatePath: string;
 
     constructor(name: string, args: AciSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:aci:SharedFleet", name, {}, opts);
-        const edgeSubnetId = args.placement.edgeSubnetId;
-        if (edgeSubnetId === undefined) throw new pulumi.ResourceError("a shared ACI fleet needs the edge subnet for its load balancer and Redis", this);
-        const port = args.spec.port;
+        assertArgs("AciSharedFleet", name, "aci", "shared", args);
+        super(componentType("AciSharedFleet"), name, {}, withFormerType("copilot-fleet:aci:SharedFleet", opts));
+        const edgeSubnetId = args.edgeSubnetId;
+        const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
+        const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));
+        const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
+        const port = spec.port;
         const token =
             args.connectionToken !== undefined ? pulumi.secret(pulumi.output(args.connectionToken)) : generatedConnectionToken(name, { parent: this });
         this.connectionToken = pulumi.secret(token);
 
-        const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-        if (args.credential.kind === "githubToken") secrets[SECRET_KEYS.githubToken] = args.credential.githubToken;
+        const secrets = serverSecrets(token, args.githubToken);
 
         const names = replicaNames(name, args.replicas ?? DEFAULT_REPLICAS);
         const groups = names.map(
             (replica) =>
                 new containerinstance.ContainerGroup(
                     replica,
-                    containerGroupArgs(args.placement, {
+                    containerGroupArgs(args, {
                         containerGroupName: replica,
-                        subnetId: args.placement.serverSubnetId,
-                        containers: [renderServerContainer(args.spec, args.image, secrets, replica)],
+                        subnetId: args.serverSubnetId,
+                        containers: [renderServerContainer(spec, args.image, secrets, replica)],
                         volumes: renderServerVolumes(args.share),
                         ports: [port],
-                        tags: serverTags(name, args.cliVersion),
-                        pull: args.placement.pull,
+                        tags: serverTags(name, cliVersion),
+                        pull: args.registry,
                     }),
-                    { parent: this, dependsOn: args.placement.dependsOn },
+                    { parent: this },
                 ),
         );
         const endpoints = groups.map((g) => groupEndpoint(g.ipAddress.apply((a) => a?.ip), port));
@@ -95,34 +123,33 @@ export class AciSharedFleet extends pulumi.ComponentResource {
                 }),
             ),
         );
-        const cleanup =
-            args.sessionCleanup === undefined ? undefined : buildCleanupSpec({ ...args.sessionCleanup, endpoint: `127.0.0.1:${port}`, mode: "loop" });
+        const cleanup = sessionCleanup === undefined ? undefined : buildCleanupSpec({ ...sessionCleanup, endpoint: `127.0.0.1:${port}`, mode: "loop" });
         const lb = new containerinstance.ContainerGroup(
             `${name}-lb`,
-            containerGroupArgs(args.placement, {
+            containerGroupArgs(args, {
                 containerGroupName: `${name}-lb`,
                 subnetId: edgeSubnetId,
                 containers: [renderHaproxyContainer(port), ...(cleanup ? [renderCleanupContainer(cleanup, args.image, { [SECRET_KEYS.connectionToken]: token })] : [])],
                 volumes: [{ name: HAPROXY_CONFIG_VOLUME, secret: { "haproxy.cfg": secretFile(lbConfig) } }, ...(cleanup ? [sessionStateVolume(args.share)] : [])],
                 ports: [port, HAPROXY_METRICS_PORT],
-                tags: fleetTags(name, args.cliVersion, "load-balancer", "haproxy"),
+                tags: fleetTags(name, cliVersion, "load-balancer", "haproxy"),
                 // The cleanup sidecar runs the fleet's own image.
-                pull: cleanup ? args.placement.pull : undefined,
+                pull: cleanup ? args.registry : undefined,
             }),
-            { parent: this, dependsOn: cleanup ? args.placement.dependsOn : undefined },
+            { parent: this },
         );
 
         if (args.redis ?? true) {
             const password = new random.RandomPassword(`${name}-redis-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this }).result;
             const redis = new containerinstance.ContainerGroup(
                 `${name}-redis`,
-                containerGroupArgs(args.placement, {
+                containerGroupArgs(args, {
                     containerGroupName: `${name}-redis`,
                     subnetId: edgeSubnetId,
                     containers: [renderRedisContainer(password)],
                     volumes: [{ name: REDIS_CONFIG_VOLUME, secret: { "redis.conf": secretFile(password.apply((p) => redisConf(p))) } }],
                     ports: [REDIS_PORT],
-                    tags: fleetTags(name, args.cliVersion, "session-locks", "redis"),
+                    tags: fleetTags(name, cliVersion, "session-locks", "redis"),
                 }),
                 { parent: this },
             );
@@ -131,7 +158,7 @@ export class AciSharedFleet extends pulumi.ComponentResource {
 
         this.endpoint = groupEndpoint(lb.ipAddress.apply((a) => a?.ip), port);
         this.replicas = pulumi.all(endpoints).apply((e) => e.map((endpoint, i) => ({ name: names[i], endpoint })));
-        this.sessionStatePath = args.spec.sessionStatePath;
+        this.sessionStatePath = spec.sessionStatePath;
         this.registerOutputs({
             endpoint: this.endpoint,
             connectionToken: this.connectionToken,

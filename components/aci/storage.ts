@@ -4,8 +4,12 @@
  */
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_STORAGE_SIZE } from "../config";
+import { assertArgs } from "../config/args";
 import { quantityBytes } from "../contract/quantities";
 import { nameOf } from "./group";
+import { assertDistinct } from "./naming";
+import { componentType, withFormerType } from "../contract/types";
 
 /** Kubernetes storage quantity (`10Gi`, `100G`) → share quota in GiB, rounded up (the config refuses sizes above the share limit, MAX_SHARE_QUOTA_GIB). */
 export function shareQuotaGib(size: string): number {
@@ -25,21 +29,24 @@ export const STORAGE_ACCOUNT_SETTINGS = {
     allowSharedKeyAccess: true,
 } as const;
 
+/** What a consumer passes to {@link AciStorage}: plain values, each optional one with its default. */
 export interface AciStorageArgs {
     readonly resourceGroupName: pulumi.Input<string>;
+    /** Azure region. Default: the azure-native provider's `location`. */
     readonly location?: pulumi.Input<string>;
-    /** Globally unique account name (components/aci/naming.ts globalName). */
+    /** Globally unique account name: 3–24 lowercase letters and digits (`globalName` makes one from a scope). */
     readonly accountName: pulumi.Input<string>;
-    /** Share names, keyed by a stable id (`"fleet"`, or the user id). */
-    readonly shares: ReadonlyMap<string, string>;
-    /** Quota of each share, in GiB. */
-    readonly quotaGib: number;
+    /** Share names, keyed by a stable id: `{ fleet: SHARED_SHARE_NAME }` for a shared fleet, `{ [userId]: userShareName(userId) }` per user. */
+    readonly shares: Record<string, string>;
+    /** Quota of each share, a Kubernetes quantity rounded up to whole GiB (at most 5 TiB). Default 10Gi. */
+    readonly storageSize?: string;
+    /** Tags of the account. Default none. */
     readonly tags?: Record<string, string>;
     /**
      * `protect` on the account and every share: deleting the account deletes its shares, so both are
      * guarded; no update or destroy deletes or replaces them. Default true.
      */
-    readonly protect?: boolean;
+    readonly protectSessionState?: boolean;
 }
 
 export interface ShareRef {
@@ -50,12 +57,15 @@ export interface ShareRef {
 
 export class AciStorage extends pulumi.ComponentResource {
     public readonly accountName: pulumi.Output<string>;
-    /** By the ids of `args.shares`. */
-    public readonly shares: ReadonlyMap<string, ShareRef>;
+    /** By the ids of `args.shares`: what AciSharedFleet's `share` and AciPerUserFleet's `shares` take. */
+    public readonly shares: Record<string, ShareRef>;
 
     constructor(name: string, args: AciStorageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:aci:Storage", name, {}, opts);
-        const protect = args.protect ?? true;
+        assertArgs("AciStorage", name, "aci", "shared", { storageSize: args.storageSize });
+        super(componentType("AciStorage"), name, {}, withFormerType("copilot-fleet:aci:Storage", opts));
+        assertDistinct("file share", new Map(Object.entries(args.shares)));
+        const protect = args.protectSessionState ?? true;
+        const quotaGib = shareQuotaGib(args.storageSize ?? DEFAULT_STORAGE_SIZE);
         const account = new storage.StorageAccount(
             `${name}-account`,
             { resourceGroupName: args.resourceGroupName, location: args.location, accountName: args.accountName, ...STORAGE_ACCOUNT_SETTINGS, tags: args.tags },
@@ -63,16 +73,16 @@ export class AciStorage extends pulumi.ComponentResource {
         );
         const accountName = nameOf(account, args.accountName);
         const key = pulumi.secret(
-            storage.listStorageAccountKeysOutput({ resourceGroupName: args.resourceGroupName, accountName }, { parent: this }).apply((r) => r.keys[0]?.value ?? ""),
+            storage.listStorageAccountKeysOutput({ resourceGroupName: args.resourceGroupName, accountName }, { parent: this }).apply((r) => r.keys?.[0]?.value ?? ""),
         );
-        const shares = new Map<string, ShareRef>();
-        for (const [id, shareName] of args.shares) {
+        const shares: Record<string, ShareRef> = {};
+        for (const [id, shareName] of Object.entries(args.shares)) {
             const share = new storage.FileShare(
                 `${name}-${shareName}`,
-                { resourceGroupName: args.resourceGroupName, accountName, shareName, shareQuota: args.quotaGib, enabledProtocols: "SMB" },
+                { resourceGroupName: args.resourceGroupName, accountName, shareName, shareQuota: quotaGib, enabledProtocols: "SMB" },
                 { parent: this, protect },
             );
-            shares.set(id, { storageAccountName: accountName, shareName: nameOf(share, shareName), storageAccountKey: key });
+            shares[id] = { storageAccountName: accountName, shareName: nameOf(share, shareName), storageAccountKey: key };
         }
         this.accountName = accountName;
         this.shares = shares;

@@ -2,7 +2,8 @@
  * Stack configuration, parsed and validated here and nowhere else: keys.ts (every key, its default
  * and the typed FleetConfig), values.ts and objects.ts (one key's value), rules.ts (rules between
  * keys, on every platform), platforms/ (what one platform accepts or needs), parse.ts (the entry
- * points index.ts calls), issues.ts (how mistakes are reported).
+ * points index.ts calls), issues.ts (how mistakes are reported), args.ts (the components' own
+ * argument checks, by the same rules).
  */
 export {
     CONFIG_KEYS,

@@ -19,10 +19,17 @@ export const MAX_REPLICAS = 50;
 export const DEFAULT_NAMESPACE = "copilot-fleet";
 export const DEFAULT_STORAGE_SIZE = "10Gi";
 export const DEFAULT_SESSION_TTL_HOURS = 24;
+/** `replicas` (and the components' `replicas` argument). */
+export const REPLICAS_BOUNDS = { integer: true, min: MIN_REPLICAS, max: MAX_REPLICAS } as const;
+/** `sessionTtlHours` (the components' `sessionCleanup.ttlHours`): an hour to a year. */
+export const SESSION_TTL_HOURS_BOUNDS = { integer: true, min: 1, max: 24 * 365 } as const;
+/** `sessionIdleTimeoutSeconds`: a minute to a week. */
+export const SESSION_IDLE_TIMEOUT_BOUNDS = { integer: true, min: 60, max: 7 * 24 * 3600 } as const;
 export const MAX_USER_ID_LENGTH = 40;
 /** `idleSuspendMinutes` bounds: at least one suspender round per minute of window, at most a week. */
 export const MIN_IDLE_SUSPEND_MINUTES = 5;
 export const MAX_IDLE_SUSPEND_MINUTES = 7 * 24 * 60;
+export const IDLE_SUSPEND_MINUTES_BOUNDS = { integer: true, min: MIN_IDLE_SUSPEND_MINUTES, max: MAX_IDLE_SUSPEND_MINUTES } as const;
 export const PLATFORMS: readonly Platform[] = ["kubernetes", "aci", "docker"];
 export const MODES: readonly Mode[] = ["shared", "per-user"];
 /** How the servers are reached. A const object (not only a union) so schema inference names it as an enum. */

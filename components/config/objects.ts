@@ -17,11 +17,28 @@ export function parseUsers(c: Collector, raw: string | undefined): UserConfig[] 
     if (raw === undefined) return [];
     const value = parseJson(c, "users", raw, "a list");
     if (value === undefined) return [];
+    return usersFrom(c, value, (i) => `: \`pulumi config set --path --secret 'users[${i}].githubToken' <token>\``).map((u) => ({
+        ...u,
+        githubToken: u.githubToken === undefined ? undefined : pulumi.secret(u.githubToken),
+    }));
+}
+
+/**
+ * The users in `value` (config JSON, or a component's `users` argument), each checked: shape, a
+ * lowercase DNS-label id of at most MAX_USER_ID_LENGTH, unique ids, a non-empty trimmed token. A token
+ * that is an Output (a component argument) is passed through unread. `tokenHint` ends the message
+ * about a bad token with how to set it again.
+ */
+export function usersFrom(
+    c: Collector,
+    value: unknown,
+    tokenHint: (index: number) => string = () => "",
+): { id: string; githubToken?: pulumi.Input<string>; suspended: boolean }[] {
     if (!Array.isArray(value)) {
         c.add("users", `is ${shapeOf(value)}, not a list; use a list in which each item is ${USER_SHAPE}`);
         return [];
     }
-    const users: UserConfig[] = [];
+    const users: { id: string; githubToken?: pulumi.Input<string>; suspended: boolean }[] = [];
     const seen = new Set<string>();
     value.forEach((entry: unknown, i: number) => {
         const where = `users[${i}]`;
@@ -53,8 +70,10 @@ export function parseUsers(c: Collector, raw: string | undefined): UserConfig[] 
             return;
         }
         seen.add(id);
-        if (githubToken !== undefined && (typeof githubToken !== "string" || githubToken === "")) {
-            c.add("users", `${where}.githubToken (user ${show(id)}) is ${shapeOf(githubToken)}; use a non-empty string: \`pulumi config set --path --secret 'users[${i}].githubToken' <token>\``);
+        if (pulumi.Output.isInstance(githubToken)) {
+            // A component argument's secret: not readable here, and not this check's to read.
+        } else if (githubToken !== undefined && (typeof githubToken !== "string" || githubToken === "")) {
+            c.add("users", `${where}.githubToken (user ${show(id)}) is ${shapeOf(githubToken)}; use a non-empty string${tokenHint(i)}`);
             return;
         }
         if (typeof githubToken === "string" && githubToken.trim() !== githubToken) {
@@ -65,7 +84,7 @@ export function parseUsers(c: Collector, raw: string | undefined): UserConfig[] 
             c.add("users", `${where}.suspended (user ${show(id)}) is ${shapeOf(suspended)}; use true or false (unquoted)`);
             return;
         }
-        users.push({ id, suspended, githubToken: githubToken === undefined ? undefined : pulumi.secret(githubToken as string) });
+        users.push({ id, suspended, githubToken: githubToken as pulumi.Input<string> | undefined });
     });
     return users;
 }
@@ -127,9 +146,13 @@ const RESERVED_RESOURCE_ATTRIBUTES = ["service.name", "service.instance.id"];
 export function parseTelemetry(c: Collector, raw: string | undefined): TelemetrySettings | undefined {
     if (raw === undefined) return undefined;
     const value = parseJson(c, "telemetry", raw, "an object");
-    if (value === undefined) return undefined;
+    return value === undefined ? undefined : telemetryFrom(c, value, raw);
+}
+
+/** `telemetry` (config JSON or a component's argument), checked and with its defaults; `shown` is the text as written. */
+export function telemetryFrom(c: Collector, value: unknown, shown: unknown = value): TelemetrySettings | undefined {
     if (!isObject(value)) {
-        c.add("telemetry", `${show(raw)} is not an object; use { otlpEndpoint, protocol, captureContent, resourceAttributes }`);
+        c.add("telemetry", `${show(shown)} is not an object; use { otlpEndpoint, protocol, captureContent, resourceAttributes }`);
         return undefined;
     }
     let ok = true;
@@ -190,17 +213,22 @@ export function parseTelemetry(c: Collector, raw: string | undefined): Telemetry
 export function parseResources(c: Collector, raw: string | undefined): Partial<ServerResources> {
     if (raw === undefined) return {};
     const value = parseJson(c, "resources", raw, "an object");
+    return value === undefined ? {} : resourcesFrom(c, "resources", value, raw);
+}
+
+/** CPU and memory (`resources`, `sessionCleanup.resources`): known fields, each a Kubernetes quantity; `shown` is the text as written. */
+export function resourcesFrom(c: Collector, key: string, value: unknown, shown: unknown = value): Partial<ServerResources> {
     if (!isObject(value)) {
-        if (value !== undefined) c.add("resources", `${show(raw)} is not an object`);
+        c.add(key, `${show(shown)} is not an object`);
         return {};
     }
     const accepted = ["cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit"];
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(value)) {
         if (!accepted.includes(k)) {
-            c.add("resources", `unknown field ${JSON.stringify(k)}; accepted: ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
+            c.add(key, `unknown field ${JSON.stringify(k)}; accepted: ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
         } else if (typeof v !== "string" || !QUANTITY.test(v)) {
-            c.add(`resources.${k}`, `${show(v)} is not a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"`);
+            c.add(`${key}.${k}`, `${show(v)} is not a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"`);
         } else {
             out[k] = v;
         }

@@ -23,10 +23,10 @@ import {
     EXPOSURES,
     FleetConfig,
     IMAGE_PLATFORMS,
-    MAX_IDLE_SUSPEND_MINUTES,
-    MAX_REPLICAS,
-    MIN_IDLE_SUSPEND_MINUTES,
-    MIN_REPLICAS,
+    IDLE_SUSPEND_MINUTES_BOUNDS,
+    REPLICAS_BOUNDS,
+    SESSION_IDLE_TIMEOUT_BOUNDS,
+    SESSION_TTL_HOURS_BOUNDS,
     MODES,
     PLATFORMS,
     RawConfig,
@@ -95,12 +95,93 @@ export function parseCredential(c: Collector, raw: RawConfig, mode: Mode, users:
 }
 
 
+/*
+ * Checks of one typed value (or a few together), each reporting under the key it is given. The stack
+ * config's parser calls them with its keys, and the components' argument checks (./args.ts) with
+ * the argument names, which are the same names, so a rule and its message exist once.
+ */
+
+/** `cliVersion`: an exact x.y.z. */
+export function checkCliVersion(c: Collector, v: unknown, key = "cliVersion"): boolean {
+    if (typeof v === "string" && EXACT_VERSION.test(v)) return true;
+    c.add(key, `${show(v)} is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`);
+    return false;
+}
+
+/** `image`: a pinned reference (values.ts imageReferenceProblem). */
+export function checkImage(c: Collector, v: string, key = "image"): boolean {
+    const problem = imageReferenceProblem(v);
+    if (problem) c.add(key, `${show(v)} is not accepted: ${problem}; use repo:exact-tag or repo@sha256:<digest>`);
+    return problem === undefined;
+}
+
+/** `connectionToken` (never shown): long, no whitespace, and shared mode only. */
+export function checkConnectionToken(c: Collector, v: string, mode: Mode, key = "connectionToken"): boolean {
+    if (v.length < 16) c.add(key, "is shorter than 16 characters; use a long random value (or unset it and one is generated)");
+    else if (/\s/.test(v)) c.add(key, "contains whitespace (a pasted newline?); use a long random value without spaces (or unset it and one is generated)");
+    else if (mode === "per-user") c.add(key, "is set, but per-user mode generates one token per user so that no two users share one; remove the key");
+    else return true;
+    return false;
+}
+
+/** `allowedCidrs` against `exposure` and `mode`: CIDRs, required with a load balancer that needs them, refused without one. */
+export function checkExposure(c: Collector, s: { mode: Mode; exposure: string; allowedCidrs: readonly unknown[]; allowedCidrsSet: boolean }): void {
+    const { mode, exposure, allowedCidrs } = s;
+    for (const cidr of allowedCidrs) {
+        if (typeof cidr !== "string" || !isCidr(cidr)) c.add("allowedCidrs", `${show(cidr)} is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"`);
+    }
+    if (exposure === "public" && allowedCidrs.length === 0) {
+        c.add("allowedCidrs", 'is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]');
+    }
+    if (exposure === "internal" && mode === "per-user" && allowedCidrs.length === 0) {
+        c.add(
+            "allowedCidrs",
+            'is required with exposure "internal" in mode "per-user": without it the NetworkPolicies admit all private ranges, ' +
+                "which on most CNIs include other users' pods; list your callers' ranges (excluding the pod network)",
+        );
+    }
+    if (exposure === "cluster" && s.allowedCidrsSet) {
+        c.add("allowedCidrs", 'is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key');
+    }
+}
+
+/** `egressAllowedCidrs`: private ranges, never `/0` or one that holds an instance-metadata address. */
+export function checkEgressAllowedCidrs(c: Collector, cidrs: readonly unknown[]): void {
+    for (const cidr of cidrs) {
+        const problem = typeof cidr === "string" && isCidr(cidr) ? egressAllowanceProblem(cidr) : "is not a CIDR";
+        if (problem !== undefined) {
+            c.add("egressAllowedCidrs", `${show(cidr)} ${problem}; use the private ranges the servers must reach, like "10.20.0.0/24" (a private model endpoint) or "fd00:1::/64"`);
+        }
+    }
+}
+
+/** How often the session cleanup runs, in minutes (contract/cleanup.ts isCleanupInterval). */
+export function checkCleanupInterval(c: Collector, key: string, n: number, shown: unknown = n): boolean {
+    if (isCleanupInterval(n)) return true;
+    c.add(key, `${show(shown)} is not accepted; use ${CLEANUP_INTERVAL_HINT}`);
+    return false;
+}
+
+/** `storageSize`: a Kubernetes quantity of bytes with a unit. */
+export function checkStorageSize(c: Collector, v: string, key = "storageSize"): boolean {
+    if (QUANTITY.test(v) && /[KMGTPE]i?$/.test(v)) return true;
+    c.add(key, `${show(v)} is not accepted; use a Kubernetes quantity such as "10Gi" or "100Gi"`);
+    return false;
+}
+
+/** `storageClass`: a Kubernetes object name. */
+export function checkStorageClass(c: Collector, v: string, key = "storageClass"): boolean {
+    if (/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) return true;
+    c.add(key, `${show(v)} is not a valid StorageClass name (lowercase letters, digits, "-" and ".")`);
+    return false;
+}
+
 /** Every key's own value and the rules between keys that hold on every platform. */
 export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
     const platform = parseEnum(c, "platform", raw.platform, PLATFORMS, "kubernetes");
     const mode = parseEnum(c, "mode", raw.mode, MODES, "shared");
 
-    const replicasParsed = parseNumber(c, "replicas", raw.replicas, { integer: true, min: MIN_REPLICAS, max: MAX_REPLICAS });
+    const replicasParsed = parseNumber(c, "replicas", raw.replicas, REPLICAS_BOUNDS);
     if (mode === "per-user" && raw.replicas !== undefined) {
         c.add("replicas", `${show(raw.replicas)} is set, but replicas applies to mode "shared" only; per-user mode runs one server per user (remove the key)`);
     }
@@ -116,16 +197,8 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
         c.add("users", 'is set, but users applies to mode "per-user" only; set mode to "per-user" or remove the key');
     }
 
-    let cliVersion = DEFAULT_CLI_VERSION;
-    if (raw.cliVersion !== undefined) {
-        if (EXACT_VERSION.test(raw.cliVersion)) cliVersion = raw.cliVersion;
-        else c.add("cliVersion", `${show(raw.cliVersion)} is not accepted; use an exact version x.y.z such as "${DEFAULT_CLI_VERSION}" (no "latest", ranges or prefixes)`);
-    }
-
-    if (raw.image !== undefined) {
-        const problem = imageReferenceProblem(raw.image);
-        if (problem) c.add("image", `${show(raw.image)} is not accepted: ${problem}; use repo:exact-tag or repo@sha256:<digest>`);
-    }
+    const cliVersion = raw.cliVersion !== undefined && checkCliVersion(c, raw.cliVersion) ? raw.cliVersion : DEFAULT_CLI_VERSION;
+    if (raw.image !== undefined) checkImage(c, raw.image);
 
     if (raw.image !== undefined && raw.imageRepository !== undefined) {
         c.add("imageRepository", `is set together with image ${show(raw.image)}; with image nothing is built, so remove one of them`);
@@ -149,66 +222,31 @@ export function parseCommonKeys(c: Collector, raw: RawConfig): CommonSettings {
     const credential = parseCredential(c, raw, mode, users);
 
     let connectionToken: pulumi.Output<string> | undefined;
-    if (raw.connectionToken !== undefined) {
-        if (raw.connectionToken.length < 16) {
-            c.add("connectionToken", "is shorter than 16 characters; use a long random value (or unset it and one is generated)");
-        } else if (/\s/.test(raw.connectionToken)) {
-            c.add("connectionToken", "contains whitespace (a pasted newline?); use a long random value without spaces (or unset it and one is generated)");
-        } else if (mode === "per-user") {
-            c.add("connectionToken", 'is set, but per-user mode generates one token per user so that no two users share one; remove the key');
-        } else {
-            connectionToken = pulumi.secret(raw.connectionToken);
-        }
-    }
+    if (raw.connectionToken !== undefined && checkConnectionToken(c, raw.connectionToken, mode)) connectionToken = pulumi.secret(raw.connectionToken);
 
     const exposure = parseEnum(c, "exposure", raw.exposure, EXPOSURES, DEFAULT_EXPOSURE);
     const allowedCidrs = parseStringList(c, "allowedCidrs", raw.allowedCidrs) ?? [];
-    for (const cidr of allowedCidrs) {
-        if (!isCidr(cidr)) c.add("allowedCidrs", `${show(cidr)} is not a CIDR; use ranges like "203.0.113.0/24" or "2001:db8::/32"`);
-    }
-    if (exposure === "public" && allowedCidrs.length === 0) {
-        c.add("allowedCidrs", 'is required with exposure "public": the source ranges allowed to reach the load balancer, e.g. ["203.0.113.0/24"]');
-    }
-    if (exposure === "internal" && mode === "per-user" && allowedCidrs.length === 0) {
-        c.add(
-            "allowedCidrs",
-            'is required with exposure "internal" in mode "per-user": without it the NetworkPolicies admit all private ranges, ' +
-                "which on most CNIs include other users' pods; list your callers' ranges (excluding the pod network)",
-        );
-    }
-    if (exposure === "cluster" && raw.allowedCidrs !== undefined) {
-        c.add("allowedCidrs", 'is set, but exposure is "cluster" (no load balancer); set exposure to "internal" or "public", or remove the key');
-    }
+    checkExposure(c, { mode, exposure, allowedCidrs, allowedCidrsSet: raw.allowedCidrs !== undefined });
 
     const egressAllowedCidrs = parseStringList(c, "egressAllowedCidrs", raw.egressAllowedCidrs) ?? [];
-    for (const cidr of egressAllowedCidrs) {
-        const problem = isCidr(cidr) ? egressAllowanceProblem(cidr) : "is not a CIDR";
-        if (problem !== undefined) {
-            c.add("egressAllowedCidrs", `${show(cidr)} ${problem}; use the private ranges the servers must reach, like "10.20.0.0/24" (a private model endpoint) or "fd00:1::/64"`);
-        }
-    }
+    checkEgressAllowedCidrs(c, egressAllowedCidrs);
 
     const redis = parseBool(c, "redis", raw.redis, mode === "shared");
-    const sessionTtlHours = parseNumber(c, "sessionTtlHours", raw.sessionTtlHours, { integer: true, min: 1, max: 24 * 365 }) ?? DEFAULT_SESSION_TTL_HOURS;
+    const sessionTtlHours = parseNumber(c, "sessionTtlHours", raw.sessionTtlHours, SESSION_TTL_HOURS_BOUNDS) ?? DEFAULT_SESSION_TTL_HOURS;
     let sessionCleanupIntervalMinutes = DEFAULT_CLEANUP_INTERVAL_MINUTES;
     if (raw.sessionCleanupIntervalMinutes !== undefined) {
-        const n = Number(raw.sessionCleanupIntervalMinutes);
-        if (raw.sessionCleanupIntervalMinutes.trim() !== "" && isCleanupInterval(n)) sessionCleanupIntervalMinutes = n;
-        else c.add("sessionCleanupIntervalMinutes", `${show(raw.sessionCleanupIntervalMinutes)} is not accepted; use ${CLEANUP_INTERVAL_HINT}`);
+        const n = raw.sessionCleanupIntervalMinutes.trim() === "" ? NaN : Number(raw.sessionCleanupIntervalMinutes);
+        if (checkCleanupInterval(c, "sessionCleanupIntervalMinutes", n, raw.sessionCleanupIntervalMinutes)) sessionCleanupIntervalMinutes = n;
     }
-    const sessionIdleTimeoutSeconds = parseNumber(c, "sessionIdleTimeoutSeconds", raw.sessionIdleTimeoutSeconds, { integer: true, min: 60, max: 7 * 24 * 3600 });
-    const idleSuspendMinutes = parseNumber(c, "idleSuspendMinutes", raw.idleSuspendMinutes, { integer: true, min: MIN_IDLE_SUSPEND_MINUTES, max: MAX_IDLE_SUSPEND_MINUTES });
+    const sessionIdleTimeoutSeconds = parseNumber(c, "sessionIdleTimeoutSeconds", raw.sessionIdleTimeoutSeconds, SESSION_IDLE_TIMEOUT_BOUNDS);
+    const idleSuspendMinutes = parseNumber(c, "idleSuspendMinutes", raw.idleSuspendMinutes, IDLE_SUSPEND_MINUTES_BOUNDS);
     if (idleSuspendMinutes !== undefined && mode !== "per-user") {
         c.add("idleSuspendMinutes", `${show(raw.idleSuspendMinutes)} is set, but mode is "${mode}"; idle suspend stops one user's own server, so it applies to mode "per-user" only; remove the key`);
     }
 
     const storageSize = raw.storageSize ?? DEFAULT_STORAGE_SIZE;
-    if (!QUANTITY.test(storageSize) || !/[KMGTPE]i?$/.test(storageSize)) {
-        c.add("storageSize", `${show(storageSize)} is not accepted; use a Kubernetes quantity such as "10Gi" or "100Gi"`);
-    }
-    if (raw.storageClass !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(raw.storageClass)) {
-        c.add("storageClass", `${show(raw.storageClass)} is not a valid StorageClass name (lowercase letters, digits, "-" and ".")`);
-    }
+    checkStorageSize(c, storageSize);
+    if (raw.storageClass !== undefined) checkStorageClass(c, raw.storageClass);
     const namespace = raw.namespace ?? DEFAULT_NAMESPACE;
     if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
         c.add("namespace", `${show(namespace)} is not accepted; use a lowercase DNS label of at most 63 characters`);

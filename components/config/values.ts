@@ -59,11 +59,16 @@ export function parseJson(c: Collector, key: ConfigKey, text: string, expected: 
     }
 }
 
+/** Whether `v` is one of `accepted`; reports under `key` when it is not. */
+export function checkEnum(c: Collector, key: string, v: unknown, accepted: readonly string[]): boolean {
+    if (typeof v === "string" && accepted.includes(v)) return true;
+    c.add(key, `${show(v)} is not accepted; use one of ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
+    return false;
+}
+
 export function parseEnum<T extends string>(c: Collector, key: ConfigKey, raw: string | undefined, accepted: readonly T[], dflt: T): T {
     if (raw === undefined) return dflt;
-    if ((accepted as readonly string[]).includes(raw)) return raw as T;
-    c.add(key, `${show(raw)} is not accepted; use one of ${accepted.map((a) => JSON.stringify(a)).join(", ")}`);
-    return dflt;
+    return checkEnum(c, key, raw, accepted) ? (raw as T) : dflt;
 }
 
 export function parseBool(c: Collector, key: ConfigKey, raw: string | undefined, dflt: boolean): boolean {
@@ -74,15 +79,26 @@ export function parseBool(c: Collector, key: ConfigKey, raw: string | undefined,
     return dflt;
 }
 
-export function parseNumber(c: Collector, key: ConfigKey, raw: string | undefined, opts: { integer: boolean; min: number; max: number }): number | undefined {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    const ok = raw.trim() !== "" && Number.isFinite(n) && (!opts.integer || Number.isInteger(n)) && n >= opts.min && n <= opts.max;
+/** Bounds of a numeric key or argument. */
+export interface NumberBounds {
+    readonly integer: boolean;
+    readonly min: number;
+    readonly max: number;
+}
+
+/** `n` when it is a number within `bounds`; reports under `key`, showing `shown` (the text as written), when it is not. */
+export function checkNumber(c: Collector, key: string, n: unknown, bounds: NumberBounds, shown: unknown = n): number | undefined {
+    const ok = typeof n === "number" && Number.isFinite(n) && (!bounds.integer || Number.isInteger(n)) && n >= bounds.min && n <= bounds.max;
     if (!ok) {
-        c.add(key, `${show(raw)} is not accepted; use ${opts.integer ? "an integer" : "a number"} from ${opts.min} to ${opts.max}`);
+        c.add(key, `${show(shown)} is not accepted; use ${bounds.integer ? "an integer" : "a number"} from ${bounds.min} to ${bounds.max}`);
         return undefined;
     }
     return n;
+}
+
+export function parseNumber(c: Collector, key: ConfigKey, raw: string | undefined, bounds: NumberBounds): number | undefined {
+    if (raw === undefined) return undefined;
+    return checkNumber(c, key, raw.trim() === "" ? NaN : Number(raw), bounds, raw);
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { EgressEndpoint, EgressPlan, egressPlan } from "./egress";
 import { CleanupSettings } from "./cleanup";
-import { buildServerSpec, ModelCredential, ServerSpec, TelemetryProtocol, TelemetrySettings } from "./server";
+import { buildServerSpec, ModelCredential, SECRET_KEYS, ServerSpec, TelemetryProtocol, TelemetrySettings } from "./server";
 
 /** Default OTLP encoding when `telemetry.protocol` is not set. */
 export const DEFAULT_TELEMETRY_PROTOCOL: TelemetryProtocol = "http/protobuf";
@@ -93,6 +93,22 @@ export function serverSpecFromArgs(args: ServerSettingsArgs, kind: ModelCredenti
     });
 }
 
+/**
+ * The CLI server spec for each credential kind, built once per kind (two at most: a GitHub token on
+ * the server, or none), not once per user.
+ */
+export function serverSpecsFromArgs(args: ServerSettingsArgs): (kind: ModelCredential["kind"]) => ServerSpec {
+    const specs = new Map<ModelCredential["kind"], ServerSpec>();
+    return (kind) => {
+        let s = specs.get(kind);
+        if (s === undefined) {
+            s = serverSpecFromArgs(args, kind);
+            specs.set(kind, s);
+        }
+        return s;
+    };
+}
+
 /** The egress plan for these settings: the allowed ranges, the listed endpoints and the telemetry collector. */
 export function egressPlanFromArgs(args: ServerSettingsArgs): EgressPlan {
     const endpoints: EgressEndpoint[] = (args.egressEndpoints ?? []).map((url) => ({ source: "egressEndpoints", url }));
@@ -103,4 +119,35 @@ export function egressPlanFromArgs(args: ServerSettingsArgs): EgressPlan {
 /** `SessionCleanupArgs` as the cleanup spec builder takes them. */
 export function cleanupSettingsFromArgs(c: SessionCleanupArgs | undefined): CleanupSettings | undefined {
     return c === undefined ? undefined : { ttlHours: c.ttlHours, intervalMinutes: c.intervalMinutes, dryRun: c.dryRun, resources: c.resources };
+}
+
+/** One user of a per-user fleet, as a consumer passes it. */
+export interface UserArgs {
+    /** Lowercase DNS label of at most 40 characters, unique in the fleet; names every object of this user. */
+    readonly id: string;
+    /** This user's own GitHub token (a secret). Default: the fleet's `githubToken`, else none (BYOK / per-session tokens). */
+    readonly githubToken?: pulumi.Input<string>;
+    /** Scale this user's server to zero, keeping their session storage. Default false. */
+    readonly suspended?: boolean;
+}
+
+/** The model credential a user's server holds: their own GitHub token, else the fleet's. */
+export function userCredentialKind(user: Pick<UserArgs, "githubToken">, fleetGithubToken: pulumi.Input<string> | undefined): ModelCredential["kind"] {
+    return credentialKind(user.githubToken ?? fleetGithubToken);
+}
+
+/** A server's secret values by secret key (the spec's `secretEnv`): its connection token, and the GitHub token when it holds one. */
+export function serverSecrets(connectionToken: pulumi.Input<string>, githubToken: pulumi.Input<string> | undefined): Record<string, pulumi.Input<string>> {
+    const data: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: connectionToken };
+    if (githubToken !== undefined) data[SECRET_KEYS.githubToken] = githubToken;
+    return data;
+}
+
+/** Contents of a user's Secret: their own connection token, and their GitHub token (else the service token; BYOK: none). */
+export function userSecretData(
+    token: pulumi.Input<string>,
+    user: Pick<UserArgs, "githubToken">,
+    fleetGithubToken: pulumi.Input<string> | undefined,
+): Record<string, pulumi.Input<string>> {
+    return serverSecrets(token, user.githubToken ?? fleetGithubToken);
 }

@@ -7,7 +7,9 @@ import type * as pulumi from "@pulumi/pulumi";
 
 export type Platform = "kubernetes" | "aci" | "docker";
 export type OutputPlatform = Platform | "local";
-export type Mode = "shared" | "per-user";
+/** Fleet mode. A const object (not only a union) so schema inference names it as an enum. */
+export const Mode = { shared: "shared", perUser: "per-user" } as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
 /**
  * Where the servers' model credential comes from (config `credentials`), so clients know what to pass:
  * "githubToken": nothing (a service token is on the servers); "provider": `provider` + `model` on every

@@ -7,6 +7,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CleanupSpec } from "../contract/cleanup";
+import { componentType, withFormerType } from "../contract/types";
 import { CONTAINER_OPTIONS, goDuration, quantityToCpus, quantityToMegabytes, renderEnvs, SecretValues } from "./render";
 
 type ContainerArgs = docker.ContainerArgs;
@@ -76,7 +77,7 @@ export class DockerSessionCleanup extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
 
     constructor(name: string, args: DockerSessionCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:SessionCleanup", name, {}, opts);
+        super(componentType("DockerSessionCleanup"), name, {}, withFormerType("copilot-fleet:docker:SessionCleanup", opts));
         const running = args.running ?? true;
         const container = new docker.Container(
             name,

@@ -6,4 +6,4 @@ export type { DockerRedisArgs } from "./redis";
 export { DockerSessionCleanup } from "./cleanup";
 export type { DockerSessionCleanupArgs } from "./cleanup";
 export { DockerSharedFleet } from "./sharedFleet";
-export type { DockerSharedFleetArgs } from "./sharedFleet";
+export type { DockerServerSettingsArgs, DockerSharedFleetArgs } from "./sharedFleet";

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { componentType, withFormerType } from "../contract/types";
 import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
 import { bridgeNetwork, HELPER_LIMITS, publishedEndpoint, stableLabels, CONTAINER_OPTIONS } from "./render";
 
@@ -23,7 +24,7 @@ export class DockerRedis extends pulumi.ComponentResource {
     public readonly networkUrl: pulumi.Output<string>;
 
     constructor(name: string, args: DockerRedisArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:Redis", name, {}, opts);
+        super(componentType("DockerRedis"), name, {}, withFormerType("copilot-fleet:docker:Redis", opts));
         const network = bridgeNetwork(`${name}-net`, args.labels, this);
         const password = new random.RandomPassword(`${name}-password`, { length: REDIS_PASSWORD_LENGTH, special: false }, { parent: this });
         const image = new docker.RemoteImage(`${name}-image`, { name: REDIS_IMAGE, keepLocally: true }, { parent: this });

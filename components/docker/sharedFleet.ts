@@ -1,11 +1,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CredentialConfig } from "../config";
+import { DEFAULT_CLI_VERSION, DEFAULT_REPLICAS } from "../config";
+import { assertArgs } from "../config/args";
+import { cleanupSettingsFromArgs, credentialKind, serverSecrets, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT, haproxyConfig, RESOLV_CONF } from "../contract/haproxy";
 import { ReplicaOutput, replicaNames } from "../contract/outputs";
-import { SECRET_KEYS, ServerSpec } from "../contract/server";
-import { buildCleanupSpec, CleanupSettings } from "../contract/cleanup";
+import { SECRET_KEYS } from "../contract/server";
+import { buildCleanupSpec } from "../contract/cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
+import { componentType, withFormerType } from "../contract/types";
 import { DockerSessionCleanup } from "./cleanup";
 import { DockerRedis } from "./redis";
 import { bridgeNetwork, HELPER_LIMITS, imageId, stableLabels, publishedEndpoint, renderServerContainer, CONTAINER_OPTIONS } from "./render";
@@ -18,21 +21,29 @@ import { bridgeNetwork, HELPER_LIMITS, imageId, stableLabels, publishedEndpoint,
  */
 export const ENGINE_DNS = RESOLV_CONF;
 
-export interface DockerSharedFleetArgs {
-    /** Image reference (CopilotImage output or the `image` config key). */
+/**
+ * The server settings the Docker fleets take: every {@link ServerSettingsArgs} but the egress ones,
+ * because the local engine cannot filter a container's outbound traffic (docs/security.md "Egress").
+ */
+export type DockerServerSettingsArgs = Omit<ServerSettingsArgs, "egressAllowedCidrs" | "egressEndpoints">;
+
+/**
+ * What a consumer passes to {@link DockerSharedFleet}: plain values, each optional one with its
+ * default. Everything is published on 127.0.0.1 only, so there is no exposure argument.
+ */
+export interface DockerSharedFleetArgs extends DockerServerSettingsArgs {
+    /** Image reference, ideally pinned (CopilotImage output, or a prebuilt image). */
     readonly image: pulumi.Input<string>;
-    readonly cliVersion: string;
-    /** The CLI server spec (components/contract/server.ts). */
-    readonly spec: ServerSpec;
-    readonly credential: CredentialConfig;
+    /** CLI version in the image, for the `app.kubernetes.io/version` label. Default DEFAULT_CLI_VERSION. */
+    readonly cliVersion?: string;
     /** Number of CLI server containers. Default 3. */
     readonly replicas?: number;
-    /** Connection token; default generated. */
+    /** Connection token every client must present (a secret). Default: generated (RandomPassword). */
     readonly connectionToken?: pulumi.Input<string>;
-    /** Run Redis for session locks. Default true. */
+    /** Run Redis for session locks (published on 127.0.0.1). Default true. */
     readonly redis?: boolean;
     /** Session cleanup (TTL, interval): one loop-mode container through the load balancer. Default none. */
-    readonly sessionCleanup?: CleanupSettings;
+    readonly sessionCleanup?: SessionCleanupArgs;
     /** `protect` on the session-state volume: no update or destroy deletes or replaces it. Default false (a laptop stack). */
     readonly protectSessionState?: boolean;
 }
@@ -63,8 +74,11 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
     public readonly sessionStatePath: string;
 
     constructor(name: string, args: DockerSharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:SharedFleet", name, {}, opts);
-        const labels = fleetLabels(name, args.cliVersion);
+        assertArgs("DockerSharedFleet", name, "docker", "shared", args);
+        super(componentType("DockerSharedFleet"), name, {}, withFormerType("copilot-fleet:docker:SharedFleet", opts));
+        const spec = serverSpecFromArgs(args, credentialKind(args.githubToken));
+        const sessionCleanup = cleanupSettingsFromArgs(args.sessionCleanup);
+        const labels = fleetLabels(name, args.cliVersion ?? DEFAULT_CLI_VERSION);
         const token =
             args.connectionToken !== undefined
                 ? pulumi.secret(pulumi.output(args.connectionToken))
@@ -75,17 +89,16 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
         const volume = sessionStateVolume(`${name}-session-state`, labels, this, args.protectSessionState ?? false);
         const image = imageId(`${name}-server-image`, args.image, this);
 
-        const secrets: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-        if (args.credential.kind === "githubToken") secrets[SECRET_KEYS.githubToken] = args.credential.githubToken;
+        const secrets = serverSecrets(token, args.githubToken);
 
-        const names = replicaNames(name, args.replicas ?? 3);
+        const names = replicaNames(name, args.replicas ?? DEFAULT_REPLICAS);
         const containers = names.map(
             (replica) =>
                 new docker.Container(
                     replica,
                     {
                         name: replica,
-                        ...renderServerContainer(args.spec, { image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
+                        ...renderServerContainer(spec, { image, network: network.name, alias: replica, volume: volume.name, secrets, labels }),
                     },
                     { parent: this, ...CONTAINER_OPTIONS },
                 ),
@@ -95,8 +108,8 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
         const lbConfig = pulumi.secret(
             pulumi.output(token).apply((t) =>
                 haproxyConfig({
-                    bind: `*:${args.spec.port}`,
-                    backends: names.map((n) => ({ name: n, address: `${n}:${args.spec.port}` })),
+                    bind: `*:${spec.port}`,
+                    backends: names.map((n) => ({ name: n, address: `${n}:${spec.port}` })),
                     connectionToken: t,
                     resolver: ENGINE_DNS,
                     metricsBind: `*:${HAPROXY_METRICS_PORT}`,
@@ -116,11 +129,11 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: network.name, aliases: [`${name}-lb`] }],
                 // The client port first (the smoke suite reads it), then Prometheus `/metrics`; loopback only.
                 ports: [
-                    { internal: args.spec.port, ip: "127.0.0.1" },
+                    { internal: spec.port, ip: "127.0.0.1" },
                     { internal: HAPROXY_METRICS_PORT, ip: "127.0.0.1" },
                 ],
                 // The frontend accepts connections (the backends have their own JSON-RPC checks).
-                healthcheck: { tests: ["CMD-SHELL", `exec 3<>/dev/tcp/127.0.0.1/${args.spec.port}`], interval: "10s", timeout: "2s", retries: 3 },
+                healthcheck: { tests: ["CMD-SHELL", `exec 3<>/dev/tcp/127.0.0.1/${spec.port}`], interval: "10s", timeout: "2s", retries: 3 },
                 ...HELPER_LIMITS,
                 restart: "unless-stopped",
                 // Not replaced by a CLI upgrade: stable labels.
@@ -129,11 +142,11 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
             { parent: this, dependsOn: containers, ...CONTAINER_OPTIONS },
         );
 
-        if (args.sessionCleanup) {
+        if (sessionCleanup) {
             new DockerSessionCleanup(
                 `${name}-session-cleanup`,
                 {
-                    spec: buildCleanupSpec({ ...args.sessionCleanup, endpoint: `${name}-lb:${args.spec.port}`, mode: "loop" }),
+                    spec: buildCleanupSpec({ ...sessionCleanup, endpoint: `${name}-lb:${spec.port}`, mode: "loop" }),
                     image,
                     network: network.name,
                     volume: volume.name,
@@ -150,7 +163,7 @@ export class DockerSharedFleet extends pulumi.ComponentResource {
 
         this.endpoint = publishedEndpoint(lb);
         this.replicas = pulumi.all(containers.map((c, i) => publishedEndpoint(c).apply((endpoint) => ({ name: names[i], endpoint }))));
-        this.sessionStatePath = args.spec.sessionStatePath;
+        this.sessionStatePath = spec.sessionStatePath;
         this.registerOutputs({
             endpoint: this.endpoint,
             connectionToken: this.connectionToken,

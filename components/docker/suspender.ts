@@ -22,6 +22,7 @@ import {
     SuspenderUserEntry,
 } from "../contract/suspend";
 import { CONTAINER_OPTIONS, goDuration, imageId, quantityToCpus, quantityToMegabytes } from "./render";
+import { componentType } from "../contract/types";
 
 /** Where the engine's socket is in the suspender's container (and, by default, on the host). */
 export const DOCKER_SOCKET = "/var/run/docker.sock";
@@ -52,7 +53,7 @@ export class DockerIdleSuspender extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
 
     constructor(name: string, args: DockerIdleSuspenderArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:docker:IdleSuspender", name, {}, opts);
+        super(componentType("DockerIdleSuspender"), name, {}, opts);
         const code = suspenderCode();
         const usersJson = pulumi.secret(pulumi.output(args.users).apply((u) => suspenderUsersJson(u as Record<string, SuspenderUserEntry>)));
         const probe = suspenderProbeCommand(args.idleMinutes);

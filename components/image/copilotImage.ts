@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync } from "fs";
 import * as path from "path";
 import { DEFAULT_IMAGE_PLATFORM, ImagePlatform } from "../config";
+import { componentType, withFormerType } from "../contract/types";
 
 /**
  * The Dockerfile this package ships (images/copilot-cli), found from the package root: this file runs
@@ -71,7 +72,7 @@ export class CopilotImage extends pulumi.ComponentResource {
     public readonly imageName: pulumi.Output<string>;
 
     constructor(name: string, args: CopilotImageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:image:CopilotImage", name, {}, opts);
+        super(componentType("CopilotImage"), name, {}, withFormerType("copilot-fleet:image:CopilotImage", opts));
         const platform = args.platform ?? DEFAULT_IMAGE_PLATFORM;
         const repository = args.repository ?? "copilot-cli";
         const push = args.push ?? false;

@@ -18,6 +18,7 @@ import { CLI_PORT } from "../contract/server";
 import { CleanupSpec } from "../contract/cleanup";
 import { serverClientEgressRules } from "./egress";
 import { LABELS, VOLUMES, renderPlainEnv, renderProbe, renderResources, renderSecretEnv, restrictedSecurityContext, serverSelector } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 type Container = k8s.types.input.core.v1.Container;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -147,7 +148,7 @@ export class SessionCleanup extends pulumi.ComponentResource {
     public readonly schedule: string;
 
     constructor(name: string, args: SessionCleanupArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:SessionCleanup", name, {}, opts);
+        super(componentType("SessionCleanup"), name, {}, withFormerType("copilot-fleet:kubernetes:SessionCleanup", opts));
         const labels = cleanupLabels(args.fleet, args.cliVersion);
         const cronJob = new k8s.batch.v1.CronJob(
             name,

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cleanupSettings, FleetConfig } from "../config";
+import type { FleetConfig } from "../config";
 import type { StackOutputs } from "../contract/outputs";
-import { configEndpoints } from "../contract/egress";
+import { egressArgs, serverSettingsArgs, sessionCleanupArgs, userArgs } from "../deploy";
 import { PerUserFleet } from "./perUserFleet";
 import { SharedFleet, SharedFleetArgs } from "./sharedFleet";
 
@@ -26,19 +26,15 @@ export const NAMESPACE_LABELS: Readonly<Record<string, string>> = {
  */
 export function serverSettings(cfg: FleetConfig): FleetSettingsArgs {
     return {
+        ...serverSettingsArgs(cfg),
+        ...egressArgs(cfg),
         cliVersion: cfg.cliVersion,
-        githubToken: cfg.credential.kind === "githubToken" ? cfg.credential.githubToken : undefined,
-        sessionIdleTimeoutSeconds: cfg.sessionIdleTimeoutSeconds,
-        resources: cfg.resources,
-        telemetry: cfg.telemetry && { ...cfg.telemetry, resourceAttributes: { ...cfg.telemetry.resourceAttributes } },
-        egressAllowedCidrs: [...cfg.egressAllowedCidrs],
-        egressEndpoints: configEndpoints(cfg).filter((e) => e.source === "provider.baseUrl").map((e) => e.url),
         exposure: cfg.exposure,
         allowedCidrs: [...cfg.allowedCidrs],
         serviceAnnotations: { ...cfg.serviceAnnotations },
         storageClass: cfg.storageClass,
         storageSize: cfg.storageSize,
-        sessionCleanup: cleanupSettings(cfg),
+        sessionCleanup: sessionCleanupArgs(cfg),
         protectSessionState: cfg.protectSessionState,
     };
 }
@@ -70,7 +66,7 @@ function deployPerUser(
     namespace: pulumi.Input<string>,
     opts?: pulumi.ComponentResourceOptions,
 ): StackOutputs {
-    const fleet = new PerUserFleet(name, { ...serverSettings(cfg), namespace, image, users: [...cfg.users], idleSuspendMinutes: cfg.idleSuspendMinutes }, opts);
+    const fleet = new PerUserFleet(name, { ...serverSettings(cfg), namespace, image, users: userArgs(cfg), idleSuspendMinutes: cfg.idleSuspendMinutes }, opts);
     return {
         platform: "kubernetes",
         mode: "per-user",

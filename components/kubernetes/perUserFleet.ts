@@ -10,14 +10,19 @@ import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_CLI_VERSION, Exposure } from "../config";
+import { assertArgs } from "../config/args";
 import { UserOutput } from "../contract/outputs";
-import { ModelCredential, SECRET_KEYS, ServerSpec } from "../contract/server";
+import { ServerSpec } from "../contract/server";
 import { buildCleanupSpec, CleanupSpec } from "../contract/cleanup";
-import { cleanupSettingsFromArgs, credentialKind, egressPlanFromArgs, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
+import { cleanupSettingsFromArgs, credentialKind, egressPlanFromArgs, ServerSettingsArgs, serverSpecsFromArgs, SessionCleanupArgs, UserArgs, userCredentialKind, userSecretData } from "../contract/args";
+
+export type { UserArgs };
+export { userCredentialKind, userSecretData };
 import { renderCleanupContainer, withCleanupSidecar } from "./cleanup";
 import { EgressPlan } from "../contract/egress";
 import { serverEgressRules } from "./egress";
 import { generatedConnectionToken } from "../contract/tokens";
+import { componentType, withFormerType } from "../contract/types";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, renderServerPodSpec, selectorString, serverLabels, serverSelector } from "./render";
 import { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, endpointFor, serverIngressRules, serviceAnnotationsFor, serviceSpecFor } from "./sharedFleet";
 import { SUSPENDED_MARKER, SuspenderUserEntry } from "../contract/suspend";
@@ -68,33 +73,6 @@ export function userObjectName(fleet: string, id: string, kind: UserObjectKind):
 /** Selector of one user's server pod: the fleet's server selector plus the user label. */
 export function userSelector(fleet: string, id: string): Record<string, string> {
     return { ...serverSelector(fleet), [LABELS.user]: id };
-}
-
-/** One user of a per-user fleet, as a consumer passes it. */
-export interface UserArgs {
-    /** Lowercase DNS label, unique in the fleet (at most 40 characters keeps names uncut); names every object of this user. */
-    readonly id: string;
-    /** This user's own GitHub token (a secret). Default: the fleet's `githubToken`, else none (BYOK / per-session tokens). */
-    readonly githubToken?: pulumi.Input<string>;
-    /** Scale this user's server to zero, keeping their session storage. Default false. */
-    readonly suspended?: boolean;
-}
-
-/** The model credential a user's server holds: their own GitHub token, else the fleet's. */
-export function userCredentialKind(user: Pick<UserArgs, "githubToken">, fleetGithubToken: pulumi.Input<string> | undefined): ModelCredential["kind"] {
-    return credentialKind(user.githubToken ?? fleetGithubToken);
-}
-
-/** Contents of a user's Secret: their own connection token, and their GitHub token (else the service token; BYOK: none). */
-export function userSecretData(
-    token: pulumi.Input<string>,
-    user: Pick<UserArgs, "githubToken">,
-    fleetGithubToken: pulumi.Input<string> | undefined,
-): Record<string, pulumi.Input<string>> {
-    const data: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-    const github = user.githubToken ?? fleetGithubToken;
-    if (github !== undefined) data[SECRET_KEYS.githubToken] = github;
-    return data;
 }
 
 /** Problems with a fleet name and user list that would make names invalid or shared; empty when fine. O(users). */
@@ -199,7 +177,7 @@ export class UserServer extends pulumi.ComponentResource {
     public readonly deploymentName: string;
 
     constructor(name: string, args: UserServerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:UserServer", name, {}, opts);
+        super(componentType("UserServer"), name, {}, withFormerType("copilot-fleet:kubernetes:UserServer", opts));
         const { fleet, user, spec } = args;
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];
@@ -382,7 +360,6 @@ export class PerUserFleet extends pulumi.ComponentResource {
     }
 
     constructor(name: string, args: PerUserFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:PerUserFleet", name, {}, opts);
         const problems = perUserNameProblems(
             name,
             args.users.map((u) => u.id),
@@ -390,17 +367,9 @@ export class PerUserFleet extends pulumi.ComponentResource {
         if (problems.length > 0) {
             throw new pulumi.InputPropertiesError({ message: `PerUserFleet ${name}: ${problems.map((p) => `${p.propertyPath}: ${p.reason}`).join("; ")}`, errors: problems });
         }
-
-        // Two specs at most (GitHub token on the server, or BYOK), built once, not per user.
-        const specs = new Map<ModelCredential["kind"], ServerSpec>();
-        const specFor = (kind: ModelCredential["kind"]): ServerSpec => {
-            let s = specs.get(kind);
-            if (s === undefined) {
-                s = serverSpecFromArgs(args, kind);
-                specs.set(kind, s);
-            }
-            return s;
-        };
+        assertArgs("PerUserFleet", name, "kubernetes", "per-user", args);
+        super(componentType("PerUserFleet"), name, {}, withFormerType("copilot-fleet:kubernetes:PerUserFleet", opts));
+        const specFor = serverSpecsFromArgs(args);
         const fleetSpec = specFor(credentialKind(args.githubToken));
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
         const egress = egressPlanFromArgs(args);

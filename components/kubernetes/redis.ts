@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_IMAGE, REDIS_PASSWORD_LENGTH, REDIS_PORT, REDIS_UID, redisConf } from "../contract/redis";
 import { CREDENTIALS_DIGEST_ANNOTATION, credentialsDigest, LABELS, restrictedSecurityContext } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 export { REDIS_IMAGE, REDIS_PORT, REDIS_UID, redisConf };
 
@@ -28,7 +29,7 @@ export class Redis extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
 
     constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:Redis", name, {}, opts);
+        super(componentType("Redis"), name, {}, withFormerType("copilot-fleet:kubernetes:Redis", opts));
         const selector = redisSelector(args.fleet);
         const labels = { ...selector, [LABELS.partOf]: "copilot-fleet", [LABELS.managedBy]: "pulumi" };
 

@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_CLI_VERSION, DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
+import { DEFAULT_CLI_VERSION, DEFAULT_EXPOSURE, DEFAULT_REPLICAS, DEFAULT_STORAGE_SIZE, Exposure } from "../config";
 
 export { DEFAULT_EXPOSURE, DEFAULT_STORAGE_SIZE };
-import { SECRET_KEYS } from "../contract/server";
+import { assertArgs } from "../config/args";
 import { buildCleanupSpec } from "../contract/cleanup";
-import { cleanupSettingsFromArgs, credentialKind, egressPlanFromArgs, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
+import { cleanupSettingsFromArgs, credentialKind, egressPlanFromArgs, serverSecrets, ServerSettingsArgs, serverSpecFromArgs, SessionCleanupArgs } from "../contract/args";
 import { serverEgressRules } from "./egress";
 import { SessionCleanup } from "./cleanup";
 import { generatedConnectionToken } from "../contract/tokens";
@@ -22,6 +22,7 @@ import {
     serverLabels,
     serverSelector,
 } from "./render";
+import { componentType, withFormerType } from "../contract/types";
 
 type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
 type NetworkPolicyIngressRule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
@@ -147,8 +148,9 @@ export class SharedFleet extends pulumi.ComponentResource {
     public readonly redisUrl?: pulumi.Output<string>;
 
     constructor(name: string, args: SharedFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:SharedFleet", name, {}, opts);
-        const replicas = args.replicas ?? 3;
+        assertArgs("SharedFleet", name, "kubernetes", "shared", args);
+        super(componentType("SharedFleet"), name, {}, withFormerType("copilot-fleet:kubernetes:SharedFleet", opts));
+        const replicas = args.replicas ?? DEFAULT_REPLICAS;
         const exposure = args.exposure ?? DEFAULT_EXPOSURE;
         const allowedCidrs = args.allowedCidrs ?? [];
         const cliVersion = args.cliVersion ?? DEFAULT_CLI_VERSION;
@@ -164,8 +166,7 @@ export class SharedFleet extends pulumi.ComponentResource {
                 : generatedConnectionToken(name, { parent: this });
         this.connectionToken = pulumi.secret(token);
 
-        const secretData: Record<string, pulumi.Input<string>> = { [SECRET_KEYS.connectionToken]: token };
-        if (args.githubToken !== undefined) secretData[SECRET_KEYS.githubToken] = args.githubToken;
+        const secretData = serverSecrets(token, args.githubToken);
         const secret = new k8s.core.v1.Secret(`${name}-credentials`, { metadata: meta("credentials"), type: "Opaque", stringData: secretData }, { parent: this });
 
         const claim = new k8s.core.v1.PersistentVolumeClaim(

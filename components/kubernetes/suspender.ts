@@ -23,6 +23,7 @@ import {
 } from "../contract/suspend";
 import { credentialsDigest, CREDENTIALS_DIGEST_ANNOTATION, LABELS, serverSelector } from "./render";
 import { dnsEgressRule } from "./egress";
+import { componentType } from "../contract/types";
 
 /** Ports the Kubernetes API answers on: 443 for the `kubernetes` Service, 6443 where it is reached directly. */
 export const KUBE_API_PORTS = [443, 6443] as const;
@@ -68,7 +69,7 @@ export class KubernetesIdleSuspender extends pulumi.ComponentResource {
     public readonly serviceAccount: string;
 
     constructor(name: string, args: IdleSuspenderArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("copilot-fleet:kubernetes:IdleSuspender", name, {}, opts);
+        super(componentType("IdleSuspender"), name, {}, opts);
         const child = { parent: this };
         const labels = suspenderLabels(args.fleet);
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });

@@ -46,7 +46,9 @@ describe("pulumi package get-schema plugin (real engine)", () => {
     it("names the package copilot-fleet at the repository's version", () => {
         expect(schema.name).toBe("copilot-fleet");
         expect(schema.version).toBe("0.1.0");
-        expect(Object.keys(schema.resources).sort()).toEqual(["copilot-fleet:index:PerUserFleet", "copilot-fleet:index:SharedFleet"]);
+        expect(Object.keys(schema.resources).sort()).toEqual(
+            ["AciNetwork", "AciPerUserFleet", "AciSharedFleet", "AciStorage", "DockerPerUserFleet", "DockerSharedFleet", "PerUserFleet", "SharedFleet"].map((c) => `copilot-fleet:index:${c}`),
+        );
     });
 
     it("serves SharedFleet as a component with namespace and image required", () => {

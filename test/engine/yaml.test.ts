@@ -84,9 +84,10 @@ describe("a Pulumi YAML program using the component package (real engine)", () =
     it("previews both fleets, constructed by the plugin, with their Kubernetes objects", async () => {
         const r = await good.stack.pulumi(["preview"], { timeoutMs: TIMEOUT });
         const out = r.stdout + r.stderr;
-        // The plugin registers each component under its class's own type token; the children follow.
-        expect(out).toMatch(/copilot-fleet:kubernetes:SharedFleet\s+fleet\s+create/);
-        expect(out).toMatch(/copilot-fleet:kubernetes:PerUserFleet\s+users\s+create/);
+        // The plugin registers each component under the schema's own token (components/contract/types.ts), as the program asked.
+        expect(out).toMatch(/copilot-fleet:index:SharedFleet\s+fleet\s+create/);
+        expect(out).toMatch(/copilot-fleet:index:PerUserFleet\s+users\s+create/);
+        expect(out).not.toMatch(/copilot-fleet:kubernetes:/);
         for (const child of ["Deployment\\s+fleet", "Deployment\\s+fleet-redis", "Deployment\\s+users-u-alice", "Deployment\\s+users-u-bob", "Service\\s+fleet"]) {
             expect(out).toMatch(new RegExp(`kubernetes:(apps|core)/v1:${child}\\s+create`));
         }

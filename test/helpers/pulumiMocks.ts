@@ -107,13 +107,34 @@ function armId(type: string, name: string, inputs: Record<string, unknown>): str
     return `/subscriptions/${MOCK_SUBSCRIPTION_ID}/resourceGroups/mock-rg/providers/${type}/${name}`;
 }
 
+/** One alias a resource registered with, as the engine receives it (a URN, or a spec whose empty fields mean "the resource's own"). */
+export interface RecordedAlias {
+    readonly urn?: string;
+    readonly name?: string;
+    readonly type?: string;
+    readonly parentUrn?: string;
+    readonly noParent?: boolean;
+}
+
+/** A RegisterResource request in the order the monitor received it, with its aliases. */
+export interface RecordedRegistration {
+    readonly type: string;
+    readonly name: string;
+    /** URN of the parent ("" for none). */
+    readonly parent: string;
+    readonly aliases: readonly RecordedAlias[];
+}
+
 export class MockRecorder {
     readonly resources: RecordedResource[] = [];
+    /** Every RegisterResource request, in arrival order (kept apart from `resources`, whose options the layout snapshot holds). */
+    readonly registrations: RecordedRegistration[] = [];
     readonly callResults = new Map<string, Record<string, unknown>>();
     /** Options seen on each RegisterResource request, keyed `type::name`, read when the mock creates it. */
     readonly pendingOptions = new Map<string, RecordedOptions>();
     clear(): void {
         this.resources.length = 0;
+        this.registrations.length = 0;
         nextPort = MOCK_FIRST_PORT;
         nextAciHost = MOCK_ACI_FIRST_HOST;
     }
@@ -166,6 +187,10 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
         getReplaceonchangesList(): string[];
         getRetainondelete(): boolean;
         getProvider(): string;
+        getAliasesList(): {
+            getUrn(): string;
+            getSpec(): { getName(): string; getType(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
+        }[];
     }
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
     const register = monitor.registerResource.bind(monitor);
@@ -180,6 +205,16 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
             replaceOnChanges: req.getReplaceonchangesList(),
             retainOnDelete: req.getRetainondelete(),
             provider: req.getProvider(),
+        });
+        rec.registrations.push({
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent(),
+            aliases: req.getAliasesList().map((a) => {
+                const spec = a.getSpec();
+                if (a.getUrn() !== "" || spec === undefined) return { urn: a.getUrn() };
+                return { name: spec.getName() || undefined, type: spec.getType() || undefined, parentUrn: spec.getParenturn() || undefined, noParent: spec.getNoparent() || undefined };
+            }),
         });
         return register(req, cb);
     };

@@ -10,6 +10,7 @@ import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
 import { generateSchema } from "@pulumi/pulumi/provider/experimental/schema";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { installMocks, promiseOf } from "../helpers/pulumiMocks";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PLUGIN_DIR = path.join(ROOT, "plugin");
@@ -32,10 +33,12 @@ interface TypeDef {
     enum?: { value: unknown }[];
 }
 let schema: { resources: Record<string, Resource>; types: Record<string, TypeDef> };
+/** The classes plugin/index.ts serves. */
+const SERVED = ["SharedFleet", "PerUserFleet", "DockerSharedFleet", "DockerPerUserFleet", "AciNetwork", "AciStorage", "AciSharedFleet", "AciPerUserFleet"];
 
 beforeAll(() => {
     const pkg = JSON.parse(readFileSync(path.join(PLUGIN_DIR, "package.json"), "utf8")) as Record<string, unknown>;
-    const result = new Analyzer(PLUGIN_DIR, "copilot-fleet", pkg, new Set(["SharedFleet", "PerUserFleet"])).analyze();
+    const result = new Analyzer(PLUGIN_DIR, "copilot-fleet", pkg, new Set(SERVED)).analyze();
     schema = generateSchema("copilot-fleet", "0.1.0", "copilot-fleet", result.components, result.typeDefinitions, result.dependencies, undefined) as unknown as typeof schema;
 }, 120_000);
 
@@ -74,6 +77,50 @@ describe("source-based plugin package", () => {
         expect(Object.keys(user.properties ?? {}).sort()).toEqual(["githubToken", "id", "suspended"]);
         expect(user.required).toEqual(["id"]);
         expect(Object.keys(r.properties)).toEqual(expect.arrayContaining(["users", "namespace", "selector", "port"]));
+    });
+
+    it("serves every platform's fleets, each under copilot-fleet:index:<class name>", async () => {
+        // What run-plugin serves: the component classes plugin/index.ts exports.
+        const { getPulumiComponents } = await import("@pulumi/pulumi/provider/experimental/provider");
+        expect(getPulumiComponents(await import("../../plugin")).map((c) => c.name).sort()).toEqual([...SERVED].sort());
+        // The schema's package name is plugin/package.json's; the classes' tokens use PACKAGE_NAME.
+        const { PACKAGE_NAME } = await import("../../components/contract/types");
+        expect((JSON.parse(readFileSync(path.join(PLUGIN_DIR, "package.json"), "utf8")) as { name: string }).name).toBe(PACKAGE_NAME);
+        expect(Object.keys(schema.resources).sort()).toEqual(SERVED.map((n) => `copilot-fleet:index:${n}`).sort());
+    });
+
+    it("infers the Docker and ACI fleets with their plain inputs", () => {
+        const required = (n: string) => [...schema.resources[`copilot-fleet:index:${n}`].requiredInputs].sort();
+        expect(required("DockerSharedFleet")).toEqual(["image"]);
+        expect(required("DockerPerUserFleet")).toEqual(["image", "users"]);
+        expect(required("AciSharedFleet")).toEqual(["edgeSubnetId", "image", "resourceGroupName", "serverSubnetId", "share"]);
+        expect(required("AciPerUserFleet")).toEqual(["image", "resourceGroupName", "serverSubnetId", "shares", "users"]);
+        expect(required("AciNetwork")).toEqual(["resourceGroupName"]);
+        // Docker cannot filter egress, so its fleets take no egress inputs.
+        expect(Object.keys(schema.resources["copilot-fleet:index:DockerSharedFleet"].inputProperties)).not.toContain("egressAllowedCidrs");
+        expect(schema.resources["copilot-fleet:index:AciNetwork"].inputProperties.mode.$ref).toBe("#/types/copilot-fleet:index:Mode");
+        expect(schema.types["copilot-fleet:index:Mode"].enum?.map((e) => e.value).sort()).toEqual(["per-user", "shared"]);
+        expect(Object.keys(schema.types["copilot-fleet:index:AzureFileShareRef"].properties ?? {}).sort()).toEqual(["shareName", "storageAccountKey", "storageAccountName"]);
+    });
+
+    it("the classes register under the very tokens the schema names, the only module the provider host serves", async () => {
+        installMocks();
+        const { AciNetwork, DockerSharedFleet, PerUserFleet, SharedFleet } = await import("../../plugin");
+        const image = "registry.example.com/copilot-cli:1.0.102";
+        const built = [
+            new SharedFleet("s", { namespace: "ns", image }),
+            new PerUserFleet("p", { namespace: "ns", image, users: [{ id: "alice" }] }),
+            new DockerSharedFleet("d", { image }),
+            new AciNetwork("n", { resourceGroupName: "rg" }),
+        ];
+        const typeOf = (urn: string | undefined) => (urn ?? "").split("::")[2].split("$").pop();
+        const types = await Promise.all(built.map(async (c) => typeOf(await promiseOf(c.urn))));
+        expect(types).toEqual(["copilot-fleet:index:SharedFleet", "copilot-fleet:index:PerUserFleet", "copilot-fleet:index:DockerSharedFleet", "copilot-fleet:index:AciNetwork"]);
+        for (const t of types) expect(Object.keys(schema.resources)).toContain(t);
+        // What ComponentProvider.construct checks before it looks the class up by the token's last part.
+        const { ComponentProvider } = await import("@pulumi/pulumi/provider/experimental/provider");
+        for (const t of types) expect(() => ComponentProvider.validateResourceType("copilot-fleet", t as string)).not.toThrow();
+        expect(() => ComponentProvider.validateResourceType("copilot-fleet", "copilot-fleet:kubernetes:SharedFleet")).toThrow("Invalid module 'kubernetes'");
     });
 
     it("types the enums and nested args", () => {

@@ -32,6 +32,31 @@ export function vnetAddressSpaceProblem(cidr: string): string | undefined {
     return undefined;
 }
 
+/** ACI has no public exposure (shared by the config and AciNetwork's `exposure` argument). */
+export function checkAciExposure(c: Collector, exposure: string): void {
+    if (exposure === "public") {
+        c.add(
+            "exposure",
+            '"public" is not supported on platform "aci": container groups in a virtual network get no public IP and an Azure Load Balancer cannot front them; ' +
+                'use "internal" (allowedCidrs limits the callers) and put your own ingress (Application Gateway v2, a VPN or a peered network) in front',
+        );
+    }
+}
+
+/** `storageSize` within an Azure Files share's quota (a size the common rules refused is left to them). */
+export function checkShareSize(c: Collector, size: string): void {
+    const storageBytes = safeBytes(size);
+    if (storageBytes !== undefined && storageBytes > MAX_SHARE_QUOTA_GIB * 2 ** 30) {
+        c.add("storageSize", `${show(size)} is ${Math.ceil(storageBytes / 2 ** 30)} GiB; an Azure Files share holds at most ${MAX_SHARE_QUOTA_GIB} GiB on platform "aci"`);
+    }
+}
+
+/** `vnetAddressSpace` (vnetAddressSpaceProblem). */
+export function checkVnetAddressSpace(c: Collector, cidr: string): void {
+    const problem = vnetAddressSpaceProblem(cidr);
+    if (problem !== undefined) c.add("vnetAddressSpace", `${show(cidr)} ${problem}; use e.g. "${DEFAULT_VNET_ADDRESS_SPACE}"`);
+}
+
 export function aciRules(c: Collector, raw: RawConfig, s: CommonSettings): PlatformSettings {
     refuseForeignKeys(c, raw, KUBERNETES_ONLY_KEYS, "kubernetes", (key) =>
         key === "storageClass" ? "session state is an Azure Files share in the stack's storage account" : key === "clientAffinity" ? "the ACI load balancer balances by least connections; route by session id in the client" : "there is no Kubernetes object on ACI",
@@ -39,13 +64,7 @@ export function aciRules(c: Collector, raw: RawConfig, s: CommonSettings): Platf
     if (raw.imageRepository !== undefined) {
         c.add("imageRepository", `${show(raw.imageRepository)} is set, but on platform "aci" the image is pushed to the stack's own Azure Container Registry (pulled by managed identity); remove the key, or set image to a prebuilt public reference`);
     }
-    if (raw.exposure === "public") {
-        c.add(
-            "exposure",
-            '"public" is not supported on platform "aci": container groups in a virtual network get no public IP and an Azure Load Balancer cannot front them; ' +
-                'use "internal" (allowedCidrs limits the callers) and put your own ingress (Application Gateway v2, a VPN or a peered network) in front',
-        );
-    }
+    if (raw.exposure !== undefined) checkAciExposure(c, raw.exposure);
     refusePerUserRedis(c, s);
     if (s.idleSuspendMinutes !== undefined) {
         c.add(
@@ -59,15 +78,9 @@ export function aciRules(c: Collector, raw: RawConfig, s: CommonSettings): Platf
     if (raw.resourceGroupName !== undefined && !RESOURCE_GROUP_NAME.test(raw.resourceGroupName)) {
         c.add("resourceGroupName", `${show(raw.resourceGroupName)} is not a resource group name: 1-90 letters, digits, "_", "-", ".", "(", ")", not ending in "."`);
     }
-    const storageBytes = safeBytes(s.storageSize);
-    if (storageBytes !== undefined && storageBytes > MAX_SHARE_QUOTA_GIB * 2 ** 30) {
-        c.add("storageSize", `${show(s.storageSize)} is ${Math.ceil(storageBytes / 2 ** 30)} GiB; an Azure Files share holds at most ${MAX_SHARE_QUOTA_GIB} GiB on platform "aci"`);
-    }
+    checkShareSize(c, s.storageSize);
     const vnetAddressSpace = raw.vnetAddressSpace ?? DEFAULT_VNET_ADDRESS_SPACE;
-    const vnetProblem = vnetAddressSpaceProblem(vnetAddressSpace);
-    if (vnetProblem !== undefined) {
-        c.add("vnetAddressSpace", `${show(vnetAddressSpace)} ${vnetProblem}; use e.g. "${DEFAULT_VNET_ADDRESS_SPACE}"`);
-    }
+    checkVnetAddressSpace(c, vnetAddressSpace);
     const protectSessionState = parseBool(c, "protectSessionState", raw.protectSessionState, true);
     return { location: raw.location, resourceGroupName: raw.resourceGroupName, vnetAddressSpace, protectSessionState };
 }

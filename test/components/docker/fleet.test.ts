@@ -44,10 +44,10 @@ describe("docker platform: the dev stack", () => {
         const set = rec.resources.map((r) => `${r.type} ${r.name}`).sort();
         expect(set).toEqual(
             [
-                "copilot-fleet:docker:Redis copilot-redis",
-                "copilot-fleet:docker:SessionCleanup copilot-session-cleanup",
-                "copilot-fleet:docker:SharedFleet copilot",
-                "copilot-fleet:image:CopilotImage copilot-image",
+                "copilot-fleet:index:DockerRedis copilot-redis",
+                "copilot-fleet:index:DockerSessionCleanup copilot-session-cleanup",
+                "copilot-fleet:index:DockerSharedFleet copilot",
+                "copilot-fleet:index:CopilotImage copilot-image",
                 "docker:index/container:Container copilot-1",
                 "docker:index/container:Container copilot-2",
                 "docker:index/container:Container copilot-lb",

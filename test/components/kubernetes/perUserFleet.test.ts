@@ -31,7 +31,7 @@ const T = {
     pvc: "kubernetes:core/v1:PersistentVolumeClaim",
     policy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     password: "random:index/randomPassword:RandomPassword",
-    userServer: "copilot-fleet:kubernetes:UserServer",
+    userServer: "copilot-fleet:index:UserServer",
 } as const;
 
 const run = deployUnderMocks;
@@ -90,7 +90,7 @@ describe("per-user fleet on Kubernetes: three users", () => {
         ];
         expect(set).toEqual(
             [
-                "copilot-fleet:kubernetes:PerUserFleet copilot",
+                "copilot-fleet:index:PerUserFleet copilot",
                 "kubernetes:core/v1:Namespace copilot-fleet",
                 `${T.policy} copilot-default-deny`,
                 ...perUserSet("alice"),
@@ -254,7 +254,7 @@ describe("per-user fleet: stable identity", () => {
         };
         const first = await urns('["a","b","c"]', "fleet");
         const second = await urns('["d","c","a","b"]', "fleet");
-        expect(first.a).toMatch(/copilot-fleet:kubernetes:PerUserFleet\$copilot-fleet:kubernetes:UserServer::fleet-u-a$/);
+        expect(first.a).toMatch(/copilot-fleet:index:PerUserFleet\$copilot-fleet:index:UserServer::fleet-u-a$/);
         for (const id of ["a", "b", "c"]) expect(second[id]).toBe(first[id]);
         await settle();
     });

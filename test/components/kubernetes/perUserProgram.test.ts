@@ -18,10 +18,10 @@ describe("index.ts with mode per-user on Kubernetes", () => {
         });
         expect(result.error).toBeUndefined();
         const types = result.resources.map((r) => r.type);
-        expect(types).toContain("copilot-fleet:kubernetes:PerUserFleet");
-        expect(types.filter((t) => t === "copilot-fleet:kubernetes:UserServer")).toHaveLength(2);
+        expect(types).toContain("copilot-fleet:index:PerUserFleet");
+        expect(types.filter((t) => t === "copilot-fleet:index:UserServer")).toHaveLength(2);
         expect(types.filter((t) => t === "kubernetes:apps/v1:Deployment")).toHaveLength(2);
-        expect(types).not.toContain("copilot-fleet:kubernetes:SharedFleet");
+        expect(types).not.toContain("copilot-fleet:index:SharedFleet");
         expect(result.outputs).toMatchObject({ platform: "kubernetes", mode: "per-user", namespace: "copilot-fleet", port: 4321 });
         const users = result.outputs?.users as Record<string, { endpoint: string; connectionToken: string; suspended: boolean }>;
         expect(users.alice.endpoint).toBe("copilot-u-alice.copilot-fleet.svc.cluster.local:4321");

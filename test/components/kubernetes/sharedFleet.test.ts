@@ -29,9 +29,9 @@ describe("shared fleet on Kubernetes (replicas=3)", () => {
         const set = rec.resources.map((r) => `${r.type} ${r.name}`).sort();
         expect(set).toEqual(
             [
-                "copilot-fleet:kubernetes:Redis copilot-redis",
-                "copilot-fleet:kubernetes:SessionCleanup copilot-session-cleanup",
-                "copilot-fleet:kubernetes:SharedFleet copilot",
+                "copilot-fleet:index:Redis copilot-redis",
+                "copilot-fleet:index:SessionCleanup copilot-session-cleanup",
+                "copilot-fleet:index:SharedFleet copilot",
                 "kubernetes:apps/v1:Deployment copilot",
                 "kubernetes:apps/v1:Deployment copilot-redis",
                 "kubernetes:batch/v1:CronJob copilot-session-cleanup",

@@ -1,6 +1,7 @@
 /**
- * Runs ./index.ts as `pulumi up` would load it (ts-node, CommonJS) but under mocks, and prints what
- * was registered: each resource's type, name, parent and provider, and the fleets' awaited URNs.
+ * Runs a consumer program (./index.ts, or the one named on the command line) as `pulumi up` would
+ * load it (ts-node, CommonJS) but under mocks, and prints what was registered: each resource's type,
+ * name, parent and provider, and the awaited URN of every component the program exports.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -16,6 +17,7 @@ const providers = new Map<string, string>();
 const keyOf = new Map<pulumi.Resource, string>();
 
 async function main(): Promise<void> {
+    const programName = process.argv[2] ?? "index";
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
         "test",
     );
     // The program runs inside a root stack, as the language host runs it for `pulumi up`.
-    let program: typeof import("./index") | undefined;
+    let program: Record<string, unknown> | undefined;
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((a) => {
             keyOf.set(a.resource, `${a.type}::${a.name}`);
@@ -36,19 +38,18 @@ async function main(): Promise<void> {
             return undefined;
         });
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, as CommonJS
-        program = require("./index") as typeof import("./index");
+        program = require(`./${programName}`) as Record<string, unknown>;
         return {};
     });
     if (program === undefined) throw new Error("the program did not load");
-    const [sharedUrn, perUserUrn, endpoint] = await Promise.all([
-        promiseOf(program.shared.urn),
-        promiseOf(program.perUser.urn),
-        promiseOf(program.shared.endpoint),
-    ]);
+    const components = Object.entries(program).filter((e): e is [string, pulumi.ComponentResource] => pulumi.ComponentResource.isInstance(e[1]));
+    const urns: Record<string, string> = {};
+    for (const [exported, component] of components) urns[exported] = await promiseOf(component.urn);
+    const endpoint = program.shared instanceof pulumi.ComponentResource ? await promiseOf((program.shared as unknown as { endpoint: pulumi.Output<string> }).endpoint) : undefined;
     // Settle every registration before reporting which provider each resource got.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     for (const r of registered) r.provider = providers.get(`${r.type}::${r.name}`);
-    console.log(JSON.stringify({ sharedUrn, perUserUrn, endpoint, registered }));
+    console.log(JSON.stringify({ urns, endpoint, registered }));
 }
 
 function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
