@@ -22,6 +22,8 @@ export interface DockerEngineFixture {
     readonly apiKey: string;
     /** The BYOK provider base URL as the servers see it. */
     readonly providerBaseUrl: string;
+    /** `imageBaseImage`: the debootstrap Debian base in the tests' storage. */
+    readonly baseImage: string;
     /** `imageReleaseBaseUrl` for one of the fixture's CLI versions. */
     releaseUrl(cliVersion: string): string;
     /** A stack of this project on the Docker platform, built from the mirror at `cliVersion`. */
@@ -57,6 +59,7 @@ export async function startDockerEngineFixture(cliVersions: readonly string[] = 
             stub,
             apiKey,
             providerBaseUrl,
+            baseImage,
             releaseUrl: (v) => mirror.url(v),
             stack: (name, config, cliVersion = pinnedCliVersion()) =>
                 new EngineStack({
