@@ -8,29 +8,10 @@
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, run } from "../helpers/containers";
+import { expectPerUserFleetSchema, PackageSchema } from "../helpers/componentSchema";
 import { engine } from "../helpers/engine";
 
-interface Prop {
-    type?: string;
-    $ref?: string;
-    secret?: boolean;
-    items?: Prop;
-}
-interface Resource {
-    isComponent?: boolean;
-    inputProperties: Record<string, Prop>;
-    requiredInputs: string[];
-    properties: Record<string, Prop>;
-    required?: string[];
-}
-interface Schema {
-    name: string;
-    version: string;
-    resources: Record<string, Resource>;
-    types: Record<string, { type?: string; properties?: Record<string, Prop>; required?: string[]; enum?: { value: unknown }[] }>;
-}
-
-let schema: Schema;
+let schema: PackageSchema & { name: string; version: string };
 
 beforeAll(async () => {
     const e = await engine();
@@ -39,7 +20,7 @@ beforeAll(async () => {
         env: e.env,
         timeoutMs: 300_000,
     });
-    schema = JSON.parse(r.stdout) as Schema;
+    schema = JSON.parse(r.stdout) as typeof schema;
 }, 300_000);
 
 describe("pulumi package get-schema plugin (real engine)", () => {
@@ -62,13 +43,7 @@ describe("pulumi package get-schema plugin (real engine)", () => {
     });
 
     it("serves PerUserFleet with users of { id, githubToken, suspended }", () => {
-        const r = schema.resources["copilot-fleet:index:PerUserFleet"];
-        expect(r.isComponent).toBe(true);
-        expect(r.requiredInputs.sort()).toEqual(["image", "namespace", "users"]);
-        expect(r.inputProperties.users.items?.$ref).toBe("#/types/copilot-fleet:index:UserArgs");
-        const user = schema.types["copilot-fleet:index:UserArgs"];
-        expect(Object.keys(user.properties ?? {}).sort()).toEqual(["githubToken", "id", "suspended"]);
-        expect(user.required).toEqual(["id"]);
+        expectPerUserFleetSchema(schema);
     });
 
     it("types the enums", () => {

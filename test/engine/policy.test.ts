@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changeSummary, EngineStack } from "../helpers/engine";
 
 const IMAGE = "ghcr.io/example/copilot-cli:1.0.102";
-const TOKEN = "ghp_engineTestFakeToken0000000000";
+const TOKEN = "engine-test-github-token-not-real";
 const PACK = "copilot-fleet@v0.1.0";
 const TIMEOUT = 600_000;
 

@@ -57,7 +57,7 @@ const GOOD = `      namespace: acme-copilot
 function project(props: string): { dir: string; stack: EngineStack } {
     const dir = mkdtempSync(path.join(os.tmpdir(), "cf-yaml-consumer-"));
     writeFileSync(path.join(dir, "Pulumi.yaml"), program(props));
-    const stack = new EngineStack({ stack: "yaml", projectDir: dir, secrets: { "yaml-consumer:githubToken": "ghp_engineTestFakeToken0000000000" } });
+    const stack = new EngineStack({ stack: "yaml", projectDir: dir, secrets: { "yaml-consumer:githubToken": "engine-test-github-token-not-real" } });
     return { dir, stack };
 }
 

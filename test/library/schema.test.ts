@@ -10,29 +10,14 @@ import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
 import { generateSchema } from "@pulumi/pulumi/provider/experimental/schema";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { expectPerUserFleetSchema, PackageSchema } from "../helpers/componentSchema";
 import { installMocks, promiseOf } from "../helpers/pulumiMocks";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PLUGIN_DIR = path.join(ROOT, "plugin");
 
 /** The parts of the generated schema the assertions read. */
-interface Prop {
-    $ref?: string;
-    description?: string;
-    items?: Prop;
-}
-interface Resource {
-    isComponent?: boolean;
-    inputProperties: Record<string, Prop>;
-    requiredInputs: string[];
-    properties: Record<string, Prop>;
-}
-interface TypeDef {
-    properties?: Record<string, Prop>;
-    required?: string[];
-    enum?: { value: unknown }[];
-}
-let schema: { resources: Record<string, Resource>; types: Record<string, TypeDef> };
+let schema: PackageSchema;
 /** The classes plugin/index.ts serves. */
 const SERVED = ["SharedFleet", "PerUserFleet", "DockerSharedFleet", "DockerPerUserFleet", "AciNetwork", "AciStorage", "AciSharedFleet", "AciPerUserFleet"];
 
@@ -69,13 +54,7 @@ describe("source-based plugin package", () => {
     });
 
     it("infers PerUserFleet with users of { id, githubToken, suspended }", () => {
-        const r = schema.resources["copilot-fleet:index:PerUserFleet"];
-        expect(r.isComponent).toBe(true);
-        expect(r.requiredInputs.sort()).toEqual(["image", "namespace", "users"]);
-        expect(r.inputProperties.users.items?.$ref).toBe("#/types/copilot-fleet:index:UserArgs");
-        const user = schema.types["copilot-fleet:index:UserArgs"];
-        expect(Object.keys(user.properties ?? {}).sort()).toEqual(["githubToken", "id", "suspended"]);
-        expect(user.required).toEqual(["id"]);
+        const r = expectPerUserFleetSchema(schema);
         expect(Object.keys(r.properties)).toEqual(expect.arrayContaining(["users", "namespace", "selector", "port"]));
     });
 
