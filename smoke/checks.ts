@@ -9,7 +9,7 @@ import type { CopilotSession, ResumeSessionConfig, SessionConfig } from "@github
 import { RedisSessionLock, createTenantSession, ownedSessionId, tenantSessionConfig, tenantWorkspace, type TenantSessionConfig } from "@copilot-fleet/client";
 import type { FleetOutputs, ProviderOutput } from "../components/contract/outputs";
 import { findForks, userPrompts, type ChainEvent } from "./events";
-import { probe, waitForPing } from "./rpc";
+import { probe, type ProbeResult } from "./rpc";
 import { describeLeaks, RedTeamUnsupportedModel, runRedTeam, type RedTeamMode } from "./redteam";
 import { resolveTargets, type PodApi, type Target } from "./targets";
 
@@ -81,6 +81,21 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
             timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
         }),
     ]);
+}
+
+/** The server answered and refused the token: it is listening. */
+const refusedToken = (r: ProbeResult): boolean => /AUTHENTICATION_FAILED/.test(r.error ?? "");
+
+/** Pings until the server answers (accepts, or refuses the token) or `timeoutMs` passes. */
+async function waitForAnswer(endpoint: string, token: string, timeoutMs: number): Promise<ProbeResult> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ProbeResult = { ok: false, error: "not tried", ms: 0 };
+    while (Date.now() < deadline) {
+        last = await probe(endpoint, token, { timeoutMs: Math.min(2000, Math.max(200, deadline - Date.now())) });
+        if (last.ok || refusedToken(last)) return last;
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    return last;
 }
 
 function errText(e: unknown): string {
@@ -203,8 +218,10 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
             if (waitFor.length > 0) {
                 await check("fleet ready", async () => {
                     const t0 = Date.now();
-                    const results = await Promise.all(waitFor.map(async (w) => ({ w, r: await waitForPing(w.endpoint, w.token, readyTimeoutMs, 250) })));
-                    const down = results.filter((x) => !x.r.ok);
+                    // Waiting is for a server that does not answer yet; one that answers and refuses the
+                    // token is up (the checks below then fail on it), so the wait ends there too.
+                    const results = await Promise.all(waitFor.map(async (w) => ({ w, r: await waitForAnswer(w.endpoint, w.token, readyTimeoutMs) })));
+                    const down = results.filter((x) => !x.r.ok && !refusedToken(x.r));
                     if (down.length > 0) throw new Error(`not answering after ${readyTimeoutMs} ms: ${down.map((x) => `${x.w.name} (${x.w.endpoint}): ${x.r.error ?? x.r.message}`).join("; ")}`);
                     return `${waitFor.length} answered within ${Date.now() - t0} ms`;
                 });
