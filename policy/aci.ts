@@ -4,7 +4,7 @@
  * input shapes (azure-native flattens ARM's `properties`, so container fields sit on the container).
  */
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
-import { asRecord, commandLooksLikeCleanup, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, labelsSayRedis, labelsSayServer, MountView } from "./common";
+import { asRecord, commandLooksLikeCleanup, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, LABEL, labelsSayRedis, labelsSayServer, MountView } from "./common";
 import { ENV } from "../components/contract/server";
 
 /** Matches the default module token and explicit API-version modules (`containerinstance/v20230501`). */
@@ -79,8 +79,22 @@ function hasProbe(p: AciProbe | undefined): boolean {
 
 const positive = (n: number | undefined): boolean => typeof n === "number" && n > 0;
 
+/**
+ * A group's tags as the label keys the policies read. Azure refuses `/` in a tag name, so our tags
+ * carry each label key with `.` for `/` (`app.kubernetes.io.instance`); a tag spelled as the label
+ * key itself (a hand-written group) is read too, and wins.
+ */
+export function labelsOfAzureTags(tags: Readonly<Record<string, string>>): Record<string, string> {
+    const labels: Record<string, string> = { ...tags };
+    for (const key of Object.values(LABEL)) {
+        const tagged = tags[key.replace(/\//g, ".")];
+        if (tagged !== undefined && labels[key] === undefined) labels[key] = tagged;
+    }
+    return labels;
+}
+
 export function aciContainerViews(groupName: string, props: AciContainerGroupProps): ContainerView[] {
-    const tags = () => asRecord(props.tags);
+    const tags = () => labelsOfAzureTags(asRecord(props.tags));
     const volumes = props.volumes ?? [];
     const view = (c: AciContainer, isInit: boolean): ContainerView => {
         const commandLine = () => c.command ?? [];

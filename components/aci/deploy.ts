@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { FleetConfig } from "../config";
 import { egressArgs, ImagePushTarget, serverSettingsArgs, sessionCleanupArgs, userArgs } from "../deploy";
 import type { StackOutputs } from "../contract/outputs";
+import { azureTags, LABEL_KEYS } from "../contract/labels";
 import { AciPlacementArgs, nameOf } from "./group";
 import { globalName, REGISTRY_NAME_MAX, SHARED_SHARE_NAME, stackResourceGroupName, STORAGE_ACCOUNT_NAME_MAX, userShareName } from "./naming";
 import { AciNetwork } from "./network";
@@ -34,7 +35,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     // Globally unique names hash the subscription and resource group: stable for this stack, distinct across tenants.
     const client = authorization.getClientConfigOutput();
     const scope = pulumi.all([client.subscriptionId, resourceGroupName]).apply(([sub, rg]) => `/subscriptions/${sub}/resourceGroups/${rg}/${name}`);
-    const tags = { "app.kubernetes.io/part-of": "copilot-fleet", "app.kubernetes.io/instance": name };
+    const tags = azureTags({ [LABEL_KEYS.partOf]: "copilot-fleet", [LABEL_KEYS.instance]: name });
     const placementBase = { resourceGroupName, location };
 
     const settings = { ...serverSettingsArgs(cfg), cliVersion: cfg.cliVersion, sessionCleanup: sessionCleanupArgs(cfg) };

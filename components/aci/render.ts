@@ -17,7 +17,7 @@ import { quantityBytes, quantityCores } from "../contract/quantities";
 import { HAPROXY_CONFIG_PATH, HAPROXY_IMAGE, HAPROXY_METRICS_PORT } from "../contract/haproxy";
 import { REDIS_IMAGE, REDIS_PORT } from "../contract/redis";
 import { ProbeSpec, ServerSpec, telemetryInstanceEnv } from "../contract/server";
-import { LABEL_KEYS } from "../contract/labels";
+import { azureTagKey, azureTags, LABEL_KEYS } from "../contract/labels";
 
 export type ContainerArgs = aci.ContainerArgs;
 export type VolumeArgs = aci.VolumeArgs;
@@ -33,8 +33,12 @@ export const VOLUMES = {
     tmp: "tmp",
 } as const;
 
-/** Tag keys are the Kubernetes label keys, so policies and queries read one vocabulary everywhere. */
-export const TAGS = LABEL_KEYS;
+/**
+ * Tag keys are the Kubernetes label keys with `.` for `/` (Azure refuses `/` in a tag name:
+ * components/contract/labels.ts azureTagKey), so policies and queries read one vocabulary everywhere.
+ */
+export const TAGS = Object.fromEntries(Object.entries(LABEL_KEYS).map(([k, v]) => [k, azureTagKey(v)])) as { readonly [K in keyof typeof LABEL_KEYS]: string };
+export { azureTags };
 
 export function fleetTags(fleet: string, cliVersion: string, component: string, name: string): Record<string, string> {
     return {

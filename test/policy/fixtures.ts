@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AciContainer, AciContainerGroupProps } from "../../policy/aci";
 import { DockerContainerProps } from "../../policy/docker";
 import { FakeResource } from "./util";
+import { azureTags } from "../../components/contract/labels";
 
 const spec = buildServerSpec({ credential: { kind: "githubToken" } });
 const PINNED = "ghcr.io/example/copilot-cli@sha256:" + "a".repeat(64);
@@ -177,7 +178,8 @@ export function aciServer(opts: { name?: string; user?: string; share?: string; 
         props: {
             containerGroupName: name,
             osType: "Linux",
-            tags: serverLabels("fleet", opts.user),
+            // As the program tags it: label keys with "." for "/" (Azure refuses "/" in tag names).
+            tags: azureTags(serverLabels("fleet", opts.user)),
             ipAddress: { type: "Private", ports: [{ port: CLI_PORT, protocol: "TCP" }] },
             subnetIds: [{ id: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/aci" }],
             containers: [

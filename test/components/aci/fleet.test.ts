@@ -5,6 +5,7 @@ import { HAPROXY_IMAGE } from "../../../components/contract/haproxy";
 import { REDIS_IMAGE } from "../../../components/contract/redis";
 import { HEALTHCHECK_PATH, SESSION_STATE_PATH } from "../../../components/contract/server";
 import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
+import { AZURE_TAG_NAME_FORBIDDEN } from "../../../components/contract/labels";
 import { installMocks, MOCK_ACI_SUBNET_PREFIX, MOCK_IMAGE_DIGEST, MOCK_STORAGE_KEY, MOCK_SUBSCRIPTION_ID, MockRecorder, RecordedResource } from "../../helpers/pulumiMocks";
 
 let rec: MockRecorder;
@@ -20,7 +21,7 @@ const GROUP = "azure-native:containerinstance:ContainerGroup";
 const inputsOf = (r: RecordedResource) => r.inputs as Obj;
 const stateOf = (r: RecordedResource) => r.state as Obj;
 const groups = () => rec.ofType(GROUP);
-const serverGroups = () => groups().filter((g) => inputsOf(g).tags["app.kubernetes.io/component"] === "server");
+const serverGroups = () => groups().filter((g) => inputsOf(g).tags["app.kubernetes.io.component"] === "server");
 const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 const envOf = (g: RecordedResource) => inputsOf(g).containers[0].environmentVariables as Obj[];
 
@@ -258,7 +259,7 @@ describe("aci per-user fleet", () => {
         const tokens = new Set<string>();
         for (const id of users) {
             const g = rec.one(GROUP, `copilot-u-${id}`);
-            expect(inputsOf(g).tags["copilot-fleet.github.com/user"]).toBe(id);
+            expect(inputsOf(g).tags["copilot-fleet.github.com.user"]).toBe(id);
             expect(inputsOf(g).volumes[0].azureFile.shareName).toBe(`u-${id}`);
             const token = envOf(g).find((e) => e.name === "COPILOT_CONNECTION_TOKEN");
             expect(token?.value).toBeUndefined();
@@ -317,6 +318,21 @@ describe("aci per-user fleet", () => {
         expect(groupNames).toContain(`copilot-u-${long}`);
         expect(groupNames).toContain("copilot-u-a-b");
         expect(groupNames.find((n) => n.startsWith("copilot-u-a-b-"))).toMatch(/^copilot-u-a-b-[0-9a-f]{6}$/);
+    });
+});
+
+describe("aci tags", () => {
+    // ARM refuses a tag name with <, >, %, &, \\, ? or / (InvalidTagNameCharacters): a real deploy would fail on the first resource.
+    it.each([
+        ["shared, image built", { platform: "aci", githubToken: "gho_service_token", replicas: "2" }],
+        ["per-user, prebuilt image", { platform: "aci", mode: "per-user", githubToken: "gho_service_token", users: '["alice","bob"]', image: "ghcr.io/example/copilot-cli:1.0.102", exposure: "internal", allowedCidrs: '["10.9.0.0/24"]' }],
+    ] as Array<[string, RawConfig]>)("%s: every tag name is one Azure accepts, and the label vocabulary is there with . for /", async (_, raw) => {
+        await run(raw);
+        const tagged = rec.resources.filter((r) => inputsOf(r).tags !== undefined);
+        expect(tagged.length).toBeGreaterThanOrEqual(3);
+        const refused = tagged.flatMap((r) => Object.keys(inputsOf(r).tags as Record<string, string>).filter((k) => AZURE_TAG_NAME_FORBIDDEN.test(k)).map((k) => `${r.name}: ${k}`));
+        expect(refused).toEqual([]);
+        for (const g of groups()) expect(inputsOf(g).tags["app.kubernetes.io.part-of"], g.name).toBe("copilot-fleet");
     });
 });
 
