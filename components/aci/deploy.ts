@@ -49,6 +49,7 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
             exposure: cfg.exposure,
             allowedCidrs: [...cfg.allowedCidrs],
             vnetAddressSpace: cfg.vnetAddressSpace,
+            idleSuspend: cfg.idleSuspendMinutes !== undefined,
         },
         opts,
     );
@@ -79,8 +80,16 @@ export async function deployAci(name: string, cfg: FleetConfig, image: ImageSour
     );
 
     if (cfg.mode === "per-user") {
-        const fleet = new AciPerUserFleet(name, { ...settings, ...placement, image: imageRef, users: userArgs(cfg), shares: store.shares }, opts);
-        return { platform: "aci", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath };
+        const fleet = new AciPerUserFleet(
+            name,
+            { ...settings, ...placement, image: imageRef, users: userArgs(cfg), shares: store.shares, idleSuspendMinutes: cfg.idleSuspendMinutes, suspenderSubnetId: net.controlSubnetId },
+            opts,
+        );
+        const idleSuspend =
+            cfg.idleSuspendMinutes !== undefined && fleet.suspenderRoleDefinitionId !== undefined
+                ? { idleSuspend: pulumi.output({ minutes: cfg.idleSuspendMinutes, roleDefinitionId: fleet.suspenderRoleDefinitionId, subscriptionId: client.subscriptionId, resourceGroupName }) }
+                : {};
+        return { platform: "aci", mode: "per-user", users: fleet.users, sessionStatePath: fleet.sessionStatePath, ...idleSuspend };
     }
     if (net.edgeSubnetId === undefined) throw new Error("the shared fleet's edge subnet was not created");
     const fleet = new AciSharedFleet(

@@ -1,7 +1,8 @@
 /**
- * The fleet's virtual network: a subnet for the CLI servers and one for the edge (HAProxy and Redis),
- * both delegated to ACI, each with a network security group that gives `exposure`/`allowedCidrs`
- * their Kubernetes meaning and keeps users' servers apart.
+ * The fleet's virtual network: a subnet for the CLI servers, one for the edge (HAProxy and Redis,
+ * shared mode) and one for the idle suspender (per-user mode with `idleSuspendMinutes`), each
+ * delegated to ACI, each with a network security group that gives `exposure`/`allowedCidrs` their
+ * Kubernetes meaning and keeps users' servers apart.
  *
  * What the rules mean (priority order, first match wins; NSGs also apply inside a subnet):
  * - `cluster`: only addresses inside the fleet's virtual network (where your backends run, in a
@@ -10,6 +11,7 @@
  *   networks and ranges routed in over VPN/ExpressRoute) — the analogue of a private load balancer;
  * - servers accept the edge subnet (HAProxy forwards and health-checks from there);
  * - per-user mode: the server subnet is denied to itself, so one user's server cannot reach another's;
+ *   with idle suspend the control subnet reaches the servers' port, and nothing reaches the control subnet;
  * - everything else from inside Azure's `VirtualNetwork` tag is denied (Azure's default rule would allow it).
  *
  * Outbound (egress; a prompt-injected tool runs as the server, so its reach is the blast radius):
@@ -44,14 +46,14 @@ import { componentType, withFormerType } from "../contract/types";
 
 export const ACI_DELEGATION = "Microsoft.ContainerInstance/containerGroups";
 
-/** The server and edge subnets: the first two quarters of the address space. */
-export function subnetPrefixes(addressSpace: string): { servers: string; edge: string } {
+/** The server, edge and control (idle suspender) subnets: the first three quarters of the address space. */
+export function subnetPrefixes(addressSpace: string): { servers: string; edge: string; control: string } {
     const [addr, prefixText] = addressSpace.split("/");
     const prefix = Number(prefixText);
     const base = addr.split(".").reduce((a, o) => a * 256 + Number(o), 0);
     const size = 2 ** (32 - prefix - 2);
     const show = (n: number) => `${[24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".")}/${prefix + 2}`;
-    return { servers: show(base), edge: show(base + size) };
+    return { servers: show(base), edge: show(base + size), control: show(base + 2 * size) };
 }
 
 export type SecurityRule = netInputs.SecurityRuleArgs;
@@ -86,6 +88,8 @@ export interface RuleOptions {
     readonly redisPort: number;
     /** Where the servers may connect (components/contract/egress.ts). Default: the public internet on 443 only. */
     readonly egress?: EgressPlan;
+    /** Per-user mode with idle suspend: the control subnet's suspender may dial the servers' port. Default false. */
+    readonly idleSuspend?: boolean;
 }
 
 function outbound(name: string, priority: number, access: "Allow" | "Deny", destinations: readonly string[], ports: readonly number[] | "*"): SecurityRule {
@@ -105,7 +109,7 @@ function outbound(name: string, priority: number, access: "Allow" | "Deny", dest
 /** Outbound priorities, apart from the inbound ones so the two lists read separately. */
 export const OUTBOUND_PRIORITY = { denyImds: 200, allowed: 210, endpoints: 220, denyVnet: 4050, denyPrivate: 4060, storageSmb: 4070, internet: 4080, denyAll: 4090 } as const;
 /** Azure service tags the outbound rules use. */
-export const SERVICE_TAGS = { imds: "AzurePlatformIMDS", vnet: "VirtualNetwork", storage: "Storage", internet: "Internet" } as const;
+export const SERVICE_TAGS = { imds: "AzurePlatformIMDS", vnet: "VirtualNetwork", storage: "Storage", internet: "Internet", arm: "AzureResourceManager" } as const;
 /** ACI groups in a virtual network have no IPv6 addresses, and one NSG rule cannot mix address families. */
 const ipv4 = (cidrs: readonly string[]) => cidrs.filter((c) => parseCidr(c)?.version === 4);
 
@@ -150,9 +154,35 @@ export function serverSubnetRules(o: RuleOptions): SecurityRule[] {
     const rules: SecurityRule[] = [];
     if (o.mode === "per-user") rules.push(rule("deny-server-to-server", 100, "Deny", [servers], "*"));
     if (o.mode === "shared") rules.push(rule("allow-edge", 110, "Allow", [edge], [o.port]));
+    // The idle suspender asks each server about its sessions (with `internal` and allowedCidrs nothing else would admit it).
+    if (o.mode === "per-user" && o.idleSuspend === true) rules.push(rule("allow-suspender", 115, "Allow", [subnetPrefixes(o.addressSpace).control], [o.port]));
     rules.push(rule("allow-clients", 120, "Allow", clientSources(o.exposure, o.allowedCidrs, o.addressSpace), [o.port]));
     rules.push(rule("deny-vnet", 4000, "Deny", ["VirtualNetwork"], "*"));
     return rules;
+}
+
+/** Inbound rules of the control subnet (the idle suspender): nothing may connect to it. */
+export function controlSubnetRules(): SecurityRule[] {
+    return [rule("deny-all-in", 4000, "Deny", ["*"], "*")];
+}
+
+/**
+ * Outbound rules of the control subnet. The suspender needs three things: the servers' port (it reads
+ * their sessions), ARM on 443 (start, stop, read groups) and the instance metadata service (its
+ * identity's tokens: this is the one subnet that does not deny `AzurePlatformIMDS`). Internet 443 also
+ * stays open for its image (whether ACI pulls through the group's subnet is not documented, as for
+ * the edge); no Storage, no private ranges, nothing else.
+ */
+export function controlSubnetOutboundRules(o: RuleOptions): SecurityRule[] {
+    const { servers } = subnetPrefixes(o.addressSpace);
+    return [
+        outbound("allow-servers-out", OUTBOUND_PRIORITY.allowed, "Allow", [servers], [o.port]),
+        outbound("allow-arm-out", OUTBOUND_PRIORITY.endpoints, "Allow", [SERVICE_TAGS.arm], [443]),
+        outbound("deny-vnet-out", OUTBOUND_PRIORITY.denyVnet, "Deny", [SERVICE_TAGS.vnet], "*"),
+        outbound("deny-private-out", OUTBOUND_PRIORITY.denyPrivate, "Deny", ipv4(NON_PUBLIC_RANGES), "*"),
+        outbound("allow-internet-out", OUTBOUND_PRIORITY.internet, "Allow", [SERVICE_TAGS.internet], [443]),
+        outbound("deny-all-out", OUTBOUND_PRIORITY.denyAll, "Deny", ["*"], "*"),
+    ];
 }
 
 /** Inbound rules of the edge subnet (shared mode: HAProxy and Redis). */
@@ -179,14 +209,18 @@ export interface AciNetworkArgs extends Pick<ServerSettingsArgs, "egressAllowedC
     readonly exposure?: Exposure;
     /** Source ranges allowed to dial the fleet with `internal` (required in mode `per-user`). Default none. */
     readonly allowedCidrs?: string[];
-    /** The virtual network (IPv4, /8 to /24); the server and edge subnets are its first two quarters. Default 10.42.0.0/16. */
+    /** The virtual network (IPv4, /8 to /24); the server, edge and control subnets are its first three quarters. Default 10.42.0.0/16. */
     readonly vnetAddressSpace?: string;
+    /** Per-user mode: also the control subnet, for the idle suspender (`idleSuspendMinutes`). Default false. */
+    readonly idleSuspend?: boolean;
 }
 
 /** Virtual network, delegated subnets and their security groups. */
 export class AciNetwork extends pulumi.ComponentResource {
     public readonly serverSubnetId: pulumi.Output<string>;
     public readonly edgeSubnetId?: pulumi.Output<string>;
+    /** Per-user mode with `idleSuspend`: the idle suspender's subnet. */
+    public readonly controlSubnetId?: pulumi.Output<string>;
 
     constructor(name: string, args: AciNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         const mode = args.mode ?? "shared";
@@ -200,6 +234,7 @@ export class AciNetwork extends pulumi.ComponentResource {
             port: CLI_PORT,
             redisPort: REDIS_PORT,
             egress: egressPlanFromArgs(args),
+            idleSuspend: mode === "per-user" && args.idleSuspend === true,
         };
         const common = { resourceGroupName: args.resourceGroupName, location: args.location };
         const prefixes = subnetPrefixes(rules.addressSpace);
@@ -228,6 +263,7 @@ export class AciNetwork extends pulumi.ComponentResource {
         const servers = subnet("servers", prefixes.servers, [...serverSubnetRules(rules), ...serverSubnetOutboundRules(rules)], []);
         this.serverSubnetId = servers.id;
         if (mode === "shared") this.edgeSubnetId = subnet("edge", prefixes.edge, [...edgeSubnetRules(rules), ...edgeSubnetOutboundRules(rules)], [servers]).id;
-        this.registerOutputs({ serverSubnetId: this.serverSubnetId, edgeSubnetId: this.edgeSubnetId });
+        if (rules.idleSuspend) this.controlSubnetId = subnet("control", prefixes.control, [...controlSubnetRules(), ...controlSubnetOutboundRules(rules)], [servers]).id;
+        this.registerOutputs({ serverSubnetId: this.serverSubnetId, edgeSubnetId: this.edgeSubnetId, controlSubnetId: this.controlSubnetId });
     }
 }

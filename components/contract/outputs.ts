@@ -94,14 +94,20 @@ export interface FleetOutputs {
     /** per-user mode */
     readonly users?: Readonly<Record<string, UserOutput>>;
     /**
-     * per-user mode with `idleSuspendMinutes`: the window, and on Kubernetes the Role a backend's
-     * ServiceAccount is bound to for `ensureRunning` and the ConfigMap its wakes mark users in.
+     * per-user mode with `idleSuspendMinutes`: the window; on Kubernetes the Role a backend's
+     * ServiceAccount is bound to for `ensureRunning` and the ConfigMap its wakes mark users in; on ACI
+     * the custom role a backend's identity is given on each user's group, and where the groups are.
      */
     readonly idleSuspend?: {
         /** The window (absent on a local fleet started without a suspender). */
         readonly minutes?: number;
         readonly wakerRole?: string;
         readonly wakeMarks?: string;
+        /** ACI: resource id of the role that reads, starts and stops container groups (assign it per user group). */
+        readonly roleDefinitionId?: string;
+        /** ACI: where the user groups are (aciControl's subscriptionId and resourceGroupName). */
+        readonly subscriptionId?: string;
+        readonly resourceGroupName?: string;
         /** local fleet: its control endpoint (`localFleetControl` in `@copilot-fleet/client`) and bearer token (secret). */
         readonly controlUrl?: string;
         readonly controlToken?: string;

@@ -36,7 +36,7 @@ export function suspenderIntervalSeconds(idleMinutes: number): number {
 }
 
 /** The suspender's environment (no secret in it: tokens come from the mounted users file). */
-export function suspenderEnv(platform: "kubernetes" | "docker", idleMinutes: number, namespace?: string, wakeMarks?: string): Record<string, string> {
+export function suspenderEnv(platform: "kubernetes" | "docker" | "aci", idleMinutes: number, namespace?: string, wakeMarks?: string): Record<string, string> {
     return {
         SUSPENDER_PLATFORM: platform,
         SUSPENDER_IDLE_MINUTES: String(idleMinutes),

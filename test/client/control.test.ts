@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { aciControl, ControlError, dockerControl, ensureRunning, kubernetesControl, WakeRefusedError } from "@copilot-fleet/client";
+import { aciControl, AZURE_SUSPENDED_TAG, ControlError, dockerControl, ensureRunning, kubernetesControl, managedIdentityToken, WakeRefusedError } from "@copilot-fleet/client";
 
 interface Seen {
     method: string;
@@ -111,22 +111,76 @@ describe("dockerControl", () => {
 });
 
 describe("aciControl", () => {
-    it("uses the container group's stop and start actions and reads the instance view and the tag", async () => {
+    const base = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/copilot-u-alice";
+
+    it("uses the container group's stop and start actions and reads the instance view, the tag and the current address", async () => {
         const arm = await fake((r) =>
             r.method === "GET"
-                ? { status: 200, body: { tags: { "copilot-fleet.github.com/suspended": "false" }, properties: { instanceView: { state: "Stopped" } } } }
+                ? {
+                      status: 200,
+                      body: { tags: { [AZURE_SUSPENDED_TAG]: "false" }, properties: { instanceView: { state: "Stopped" }, ipAddress: { ip: "10.42.0.9", ports: [{ port: 4321, protocol: "TCP" }] } } },
+                  }
                 : { status: 204 },
         );
         const c = aciControl({ subscriptionId: "sub", resourceGroupName: "rg", groupName: (u) => `copilot-u-${u}`, getToken: async () => "arm-token", armEndpoint: arm.url });
-        expect(await c.state("alice")).toEqual({ running: false, suspendedInConfig: false });
+        expect(await c.state("alice")).toEqual({ running: false, suspendedInConfig: false, endpoint: "10.42.0.9:4321" });
         await c.start("alice");
         await c.stop("alice");
-        const base = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/copilot-u-alice";
         expect(arm.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
             `GET ${base}?api-version=2023-05-01`,
             `POST ${base}/start?api-version=2023-05-01`,
             `POST ${base}/stop?api-version=2023-05-01`,
         ]);
         expect(arm.seen[0].auth).toBe("Bearer arm-token");
+    });
+
+    it("reads the tag as the fleet writes it on ACI (. for /), not the label spelling", async () => {
+        expect(AZURE_SUSPENDED_TAG).toBe("copilot-fleet.github.com.suspended");
+        const arm = await fake(() => ({ status: 200, body: { tags: { "copilot-fleet.github.com/suspended": "false" }, properties: { instanceView: { state: "Running" } } } }));
+        const c = aciControl({ subscriptionId: "sub", resourceGroupName: "rg", groupName: (u) => `copilot-u-${u}`, getToken: async () => "t", armEndpoint: arm.url });
+        expect(await c.state("alice")).toEqual({ running: true, suspendedInConfig: undefined });
+    });
+
+    it("a missing group (a user suspended in config has none on ACI) is an error that says so, and a wake starts nothing", async () => {
+        const arm = await fake(() => ({ status: 404, body: { error: { code: "ResourceNotFound", message: "The Resource 'Microsoft.ContainerInstance/containerGroups/copilot-u-alice' was not found." } } }));
+        const c = aciControl({ subscriptionId: "sub", resourceGroupName: "rg", groupName: (u) => `copilot-u-${u}`, getToken: async () => "arm-token-secret", armEndpoint: arm.url });
+        const err = (await c.state("alice").catch((e: unknown) => e)) as ControlError;
+        expect(err).toBeInstanceOf(ControlError);
+        expect(err.status).toBe(404);
+        expect(err.message).toContain("container group copilot-u-alice does not exist in resource group rg (a user suspended in config has none on ACI");
+        expect(err.message).toContain("was not found");
+        expect(err.message).not.toContain("arm-token-secret");
+        await expect(ensureRunning("alice", { control: c, connectionToken: "x", timeoutMs: 2000 })).rejects.toThrow(/cannot read the server's state on aci: container group copilot-u-alice does not exist/);
+        expect(arm.seen.filter((s) => s.method === "POST")).toEqual([]);
+    });
+});
+
+describe("managedIdentityToken", () => {
+    it("asks the metadata service for an ARM token of the given identity, and keeps it until five minutes before it expires", async () => {
+        let n = 0;
+        const imds = await fake(() => ({ status: 200, body: { access_token: `tok-${++n}`, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: "https://management.azure.com/" } }));
+        const get = managedIdentityToken({ clientId: "client-1", endpoint: imds.url });
+        expect(await Promise.all([get(), get()])).toEqual(["tok-1", "tok-1"]);
+        expect(await get()).toBe("tok-1");
+        expect(imds.seen).toHaveLength(1);
+        const q = new URL(imds.seen[0].url, "http://x");
+        expect(q.pathname).toBe("/metadata/identity/oauth2/token");
+        expect(Object.fromEntries(q.searchParams)).toEqual({ "api-version": "2018-02-01", resource: "https://management.azure.com/", client_id: "client-1" });
+    });
+
+    it("fetches a new token once the old one is within five minutes of expiring", async () => {
+        let n = 0;
+        const imds = await fake(() => ({ status: 200, body: { access_token: `tok-${++n}`, expires_on: String(Math.floor(Date.now() / 1000) + 200) } }));
+        const get = managedIdentityToken({ endpoint: imds.url });
+        expect(await get()).toBe("tok-1");
+        expect(await get()).toBe("tok-2");
+        expect(new URL(imds.seen[0].url, "http://x").searchParams.has("client_id")).toBe(false);
+    });
+
+    it("says what the metadata service answered, and never a token", async () => {
+        const imds = await fake(() => ({ status: 400, body: { error: "invalid_request", error_description: "Identity not found" } }));
+        const err = (await managedIdentityToken({ clientId: "nope", endpoint: imds.url })().catch((e: unknown) => e)) as ControlError;
+        expect(err).toBeInstanceOf(ControlError);
+        expect(err.message).toBe(`managed identity token from ${imds.url}: 400: invalid_request: Identity not found`);
     });
 });

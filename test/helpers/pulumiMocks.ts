@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RecordedResource {
     readonly type: string;
     readonly name: string;
+    /** The id the mock gave it (ARM-style paths for azure-native). */
+    readonly id: string;
     readonly inputs: Record<string, unknown>;
     /** The inputs as the mock received them: secrets still signature-tagged (resourceSet.ts masks them). */
     readonly rawInputs: Record<string, unknown>;
@@ -158,10 +160,10 @@ export function installMocks(project = "copilot-fleet", stack = "test"): MockRec
                 const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
                 const state = computedState(args.type, args.name, inputs);
                 const opts = rec.pendingOptions.get(`${args.type}::${args.name}`) ?? { additionalSecretOutputs: [], protect: false };
-                rec.resources.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs as Record<string, unknown>, state, opts });
                 const meta = (inputs.metadata ?? {}) as Record<string, unknown>;
                 // Azure resource ids are ARM paths; code parses the subscription out of them.
                 const id = typeof meta.name === "string" ? meta.name : args.type.startsWith("azure-native:") ? armId(args.type, args.name, inputs) : `${args.name}-id`;
+                rec.resources.push({ type: args.type, name: args.name, id, inputs, rawInputs: args.inputs as Record<string, unknown>, state, opts });
                 return { id, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {

@@ -66,12 +66,6 @@ export function aciRules(c: Collector, raw: RawConfig, s: CommonSettings): Platf
     }
     if (raw.exposure !== undefined) checkAciExposure(c, raw.exposure);
     refusePerUserRedis(c, s);
-    if (s.idleSuspendMinutes !== undefined) {
-        c.add(
-            "idleSuspendMinutes",
-            `${show(raw.idleSuspendMinutes)} is set, but platform "aci" does not deploy the idle suspender yet (kubernetes and docker do); remove the key and run IdleSuspender with aciControl from @copilot-fleet/client in your backend (docs/operations.md "Idle suspend and wake")`,
-        );
-    }
     if (raw.location !== undefined && !AZURE_LOCATION.test(raw.location)) {
         c.add("location", `${show(raw.location)} is not an Azure region name; use the lowercase name ARM uses, e.g. "westeurope" or "eastus2" (\`az account list-locations -o table\`)`);
     }

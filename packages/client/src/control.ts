@@ -4,8 +4,9 @@
  * Azure SDK, and no `@pulumi/*`.
  *
  * Every platform object carries whether its user is `suspended: true` in the stack config (the
- * fleet writes it when `idleSuspendMinutes` is set): a Kubernetes Deployment annotation, a Docker
- * container label, an ACI container group tag, all `copilot-fleet.github.com/suspended`. A wake
+ * fleet writes it when `idleSuspendMinutes` is set): a Kubernetes Deployment annotation and a Docker
+ * container label `copilot-fleet.github.com/suspended`, an ACI container group tag
+ * `copilot-fleet.github.com.suspended` (Azure refuses `/` in a tag name). A wake
  * refuses a user whose object says "true", and also one whose object does not say at all (a fleet
  * deployed without idle suspend): it fails closed.
  */
@@ -216,17 +217,28 @@ export interface AciControlOptions {
     readonly resourceGroupName: string;
     /** user id → that user's container group name (stack output `users[id].server`). */
     readonly groupName: (userId: string) => string;
-    /** An ARM access token (e.g. from a managed identity); called for every request. */
+    /** An ARM access token (the suspender: `managedIdentityToken`; a backend: its own credential); called for every request. */
     readonly getToken: () => Promise<string>;
-    /** Default https://management.azure.com */
+    /** Default https://management.azure.com (another cloud: its ARM endpoint). */
     readonly armEndpoint?: string;
 }
 
 const ACI_API_VERSION = "2023-05-01";
 
 /**
- * ACI: the container group's `stop` and `start` actions (a stopped group is not billed), its
- * instance view state, and the suspended tag.
+ * The suspended marker as an ACI tag: Azure refuses `/` in a tag name, so the fleet tags every ACI
+ * resource with its label keys spelled with `.` for `/` (`copilot-fleet.github.com.suspended`).
+ */
+export const AZURE_SUSPENDED_TAG = SUSPENDED_MARKER.replace(/\//g, ".");
+
+/**
+ * ACI: the container group's `stop` and `start` actions (a stopped group releases its compute and is
+ * not billed), its instance view state, its current private address, and the suspended tag.
+ *
+ * A stopped group may come back on another private IP, so `state` reports where it answers now
+ * (`properties.ipAddress`): the wake and the suspender dial that, not the address in the stack outputs.
+ * A user suspended in config has no container group on ACI (ARM cannot create one stopped): its
+ * `state` is a ControlError saying so, and nothing is started.
  */
 export function aciControl(opts: AciControlOptions): ServerControl {
     const base = new URL(opts.armEndpoint ?? "https://management.azure.com");
@@ -247,13 +259,80 @@ export function aciControl(opts: AciControlOptions): ServerControl {
         platform: "aci",
         async state(userId) {
             const a = await call("GET", path(userId));
+            if (a.status === 404) {
+                throw new ControlError(
+                    `container group ${opts.groupName(userId)} does not exist in resource group ${opts.resourceGroupName} (a user suspended in config has none on ACI: set suspended: false and run pulumi up): ${why(a)}`,
+                    a.status,
+                );
+            }
             if (a.status !== 200) throw new ControlError(`get container group ${opts.groupName(userId)}: ${why(a)}`, a.status);
-            const g = JSON.parse(a.body) as { tags?: Record<string, string>; properties?: { instanceView?: { state?: string } } };
+            const g = JSON.parse(a.body) as {
+                tags?: Record<string, string>;
+                properties?: { instanceView?: { state?: string }; ipAddress?: { ip?: string; ports?: Array<{ port?: number }> } };
+            };
             const state = g.properties?.instanceView?.state ?? "";
-            return { running: state !== "Stopped" && state !== "Succeeded" && state !== "Failed", suspendedInConfig: marker(g.tags?.[SUSPENDED_MARKER]) };
+            const ip = g.properties?.ipAddress?.ip;
+            const port = g.properties?.ipAddress?.ports?.[0]?.port;
+            return {
+                running: state !== "Stopped" && state !== "Succeeded" && state !== "Failed",
+                suspendedInConfig: marker(g.tags?.[AZURE_SUSPENDED_TAG]),
+                ...(ip && port ? { endpoint: `${ip}:${port}` } : {}),
+            };
         },
         start: (u) => action(u, "start"),
         stop: (u) => action(u, "stop"),
+    };
+}
+
+export interface ManagedIdentityTokenOptions {
+    /** The user-assigned identity's client id (the suspender's `SUSPENDER_AZURE_CLIENT_ID`); omit for the only identity. */
+    readonly clientId?: string;
+    /** Default https://management.azure.com/ (the token's audience). */
+    readonly resource?: string;
+    /** The instance metadata service. Default http://169.254.169.254 (what ACI serves to a group with an identity). */
+    readonly endpoint?: string;
+}
+
+/**
+ * ARM tokens of the container group's managed identity, from the instance metadata service (Azure
+ * docs, "How to use managed identities with Azure Container Instances"), kept until five minutes
+ * before they expire. A refusal is a ControlError with the service's own words; a token never
+ * appears in a message.
+ */
+export function managedIdentityToken(opts: ManagedIdentityTokenOptions = {}): () => Promise<string> {
+    const base = new URL(opts.endpoint ?? "http://169.254.169.254");
+    const query = new URLSearchParams({ "api-version": "2018-02-01", resource: opts.resource ?? "https://management.azure.com/", ...(opts.clientId ? { client_id: opts.clientId } : {}) });
+    let cached: { token: string; renewAtMs: number } | undefined;
+    let pending: Promise<string> | undefined;
+    const fetchToken = async (): Promise<string> => {
+        let a: HttpAnswer;
+        try {
+            a = await request({ ...target(base), method: "GET", path: `/metadata/identity/oauth2/token?${query.toString()}`, headers: { Metadata: "true" }, timeoutMs: 5000 });
+        } catch (e) {
+            throw new ControlError(`managed identity token from ${base.origin}: ${(e as Error).message}`);
+        }
+        if (a.status !== 200) {
+            let m = a.body.slice(0, 300);
+            try {
+                const j = JSON.parse(a.body) as { error?: unknown; error_description?: unknown };
+                m = [j.error, j.error_description].filter((x) => typeof x === "string").join(": ") || m;
+            } catch {
+                /* not JSON */
+            }
+            throw new ControlError(`managed identity token from ${base.origin}: ${a.status}: ${m}`, a.status);
+        }
+        const j = JSON.parse(a.body) as { access_token?: unknown; expires_on?: unknown; expires_in?: unknown };
+        if (typeof j.access_token !== "string" || j.access_token === "") throw new ControlError(`managed identity token from ${base.origin}: the answer has no access_token`);
+        // expires_on: seconds since the epoch, as a string; expires_in: seconds from now.
+        const on = Number(j.expires_on) * 1000;
+        const expiresAt = Number.isFinite(on) && on > 0 ? on : Date.now() + (Number(j.expires_in) > 0 ? Number(j.expires_in) * 1000 : 5 * 60_000);
+        cached = { token: j.access_token, renewAtMs: expiresAt - 5 * 60_000 };
+        return j.access_token;
+    };
+    return async () => {
+        if (cached && Date.now() < cached.renewAtMs) return cached.token;
+        pending ??= fetchToken().finally(() => (pending = undefined));
+        return pending;
     };
 }
 

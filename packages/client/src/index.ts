@@ -38,8 +38,8 @@ export {
 export type { TenantSessionOptions, TenantSessionConfig, TenantResumeConfig, TenantClient } from "./tenant";
 export { ensureRunning, WakeError, WakeRefusedError, DEFAULT_WAKE_TIMEOUT_MS } from "./wake";
 export type { EnsureRunningOptions, WakeResult } from "./wake";
-export { kubernetesControl, dockerControl, aciControl, localFleetControl, ControlError, SUSPENDED_MARKER } from "./control";
-export type { ServerControl, UserServerState, KubernetesControlOptions, DockerControlOptions, AciControlOptions, LocalFleetControlOptions } from "./control";
+export { kubernetesControl, dockerControl, aciControl, managedIdentityToken, localFleetControl, ControlError, SUSPENDED_MARKER, AZURE_SUSPENDED_TAG } from "./control";
+export type { ServerControl, UserServerState, KubernetesControlOptions, DockerControlOptions, AciControlOptions, ManagedIdentityTokenOptions, LocalFleetControlOptions } from "./control";
 export { IdleSuspender, defaultInterval } from "./suspender";
 export type { IdleSuspenderOptions, SuspendTarget, RoundSummary, UserDecision } from "./suspender";
 export { readServerActivity, idleVerdict } from "./idle";

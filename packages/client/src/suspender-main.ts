@@ -2,18 +2,22 @@
  * The idle suspender as a process: what the fleet's suspender container runs (`node suspender-main.js`
  * in a Node.js image, with this package's built files mounted beside it). Settings from the environment:
  *
- * - `SUSPENDER_PLATFORM`: `kubernetes` (scales Deployments through the pod's service account) or `docker`
- *   (stops containers through the engine socket);
+ * - `SUSPENDER_PLATFORM`: `kubernetes` (scales Deployments through the pod's service account), `docker`
+ *   (stops containers through the engine socket) or `aci` (stops container groups through ARM with the
+ *   group's managed identity);
  * - `SUSPENDER_IDLE_MINUTES`: the stack's `idleSuspendMinutes`;
  * - `SUSPENDER_USERS_FILE`: a JSON file `{ "<id>": { "endpoint", "connectionToken", "server" } }` (a
  *   mounted Secret: the tokens never go through the environment or the command line);
  * - `SUSPENDER_NAMESPACE` and `SUSPENDER_WAKE_MARKS` (kubernetes: the ConfigMap wakes mark users in);
+ * - `SUSPENDER_SUBSCRIPTION_ID`, `SUSPENDER_RESOURCE_GROUP`, `SUSPENDER_AZURE_CLIENT_ID` (aci: where the
+ *   user groups are, and which identity's tokens to ask the metadata service for), `SUSPENDER_ARM_ENDPOINT`
+ *   and `SUSPENDER_IMDS_ENDPOINT` (aci, optional: another cloud's ARM, another token service);
  * - `SUSPENDER_INTERVAL_SECONDS`, `SUSPENDER_HEARTBEAT_FILE` (rewritten after every round; the probes read it), both optional.
  *
  * Exit: 2 on bad settings (the message names the variable), 0 after SIGTERM/SIGINT once the round in hand is done.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dockerControl, kubernetesControl, type ServerControl } from "./control";
+import { aciControl, dockerControl, kubernetesControl, managedIdentityToken, type ServerControl } from "./control";
 import { IdleSuspender, type SuspendTarget } from "./suspender";
 
 interface UserEntry {
@@ -70,8 +74,18 @@ function main(): void {
         control = kubernetesControl({ namespace: env.SUSPENDER_NAMESPACE, deploymentName: server, wakeMarks: env.SUSPENDER_WAKE_MARKS || undefined });
     } else if (env.SUSPENDER_PLATFORM === "docker") {
         control = dockerControl({ containerName: server });
+    } else if (env.SUSPENDER_PLATFORM === "aci") {
+        if (!env.SUSPENDER_SUBSCRIPTION_ID) fail("SUSPENDER_SUBSCRIPTION_ID is not set (platform aci)");
+        if (!env.SUSPENDER_RESOURCE_GROUP) fail("SUSPENDER_RESOURCE_GROUP is not set (platform aci)");
+        control = aciControl({
+            subscriptionId: env.SUSPENDER_SUBSCRIPTION_ID,
+            resourceGroupName: env.SUSPENDER_RESOURCE_GROUP,
+            groupName: server,
+            getToken: managedIdentityToken({ clientId: env.SUSPENDER_AZURE_CLIENT_ID || undefined, endpoint: env.SUSPENDER_IMDS_ENDPOINT || undefined }),
+            armEndpoint: env.SUSPENDER_ARM_ENDPOINT || undefined,
+        });
     } else {
-        fail(`SUSPENDER_PLATFORM ${JSON.stringify(env.SUSPENDER_PLATFORM)} is not accepted; use "kubernetes" or "docker"`);
+        fail(`SUSPENDER_PLATFORM ${JSON.stringify(env.SUSPENDER_PLATFORM)} is not accepted; use "kubernetes", "docker" or "aci"`);
     }
     const targets: SuspendTarget[] = [...users].map(([id, u]) => ({ id, endpoint: u.endpoint, connectionToken: u.connectionToken }));
     const heartbeat = env.SUSPENDER_HEARTBEAT_FILE;

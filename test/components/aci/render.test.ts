@@ -96,9 +96,9 @@ describe("Azure names", () => {
 describe("network security rules", () => {
     const o = { exposure: "cluster" as const, allowedCidrs: [], addressSpace: "10.42.0.0/16", port: 4321, redisPort: 6379 };
 
-    it("splits the address space into server and edge quarters", () => {
-        expect(subnetPrefixes("10.42.0.0/16")).toEqual({ servers: "10.42.0.0/18", edge: "10.42.64.0/18" });
-        expect(subnetPrefixes("172.20.4.0/24")).toEqual({ servers: "172.20.4.0/26", edge: "172.20.4.64/26" });
+    it("splits the address space into server, edge and control quarters", () => {
+        expect(subnetPrefixes("10.42.0.0/16")).toEqual({ servers: "10.42.0.0/18", edge: "10.42.64.0/18", control: "10.42.128.0/18" });
+        expect(subnetPrefixes("172.20.4.0/24")).toEqual({ servers: "172.20.4.0/26", edge: "172.20.4.64/26", control: "172.20.4.128/26" });
     });
 
     it("exposure means what it means on Kubernetes", () => {

@@ -18,7 +18,7 @@ describe("idleSuspendMinutes", () => {
         expect(parseFleetConfig(perUser).idleSuspendMinutes).toBeUndefined();
     });
 
-    it("takes whole minutes from 5 to 10080 in per-user mode on kubernetes and docker", () => {
+    it("takes whole minutes from 5 to 10080 in per-user mode on kubernetes, docker and aci", () => {
         expect(parseFleetConfig({ ...perUser, idleSuspendMinutes: "30" }).idleSuspendMinutes).toBe(30);
         expect(parseFleetConfig({ ...perUser, idleSuspendMinutes: "5" }).idleSuspendMinutes).toBe(5);
         expect(parseFleetConfig({ ...perUser, idleSuspendMinutes: "10080" }).idleSuspendMinutes).toBe(10080);
@@ -29,10 +29,11 @@ describe("idleSuspendMinutes", () => {
         expect(messages({ ...perUser, idleSuspendMinutes: v })).toEqual([`idleSuspendMinutes: ${JSON.stringify(v)} is not accepted; use an integer from 5 to 10080`]);
     });
 
-    it("is refused on ACI, which does not deploy the suspender, saying what to do instead", () => {
+    it("is accepted on ACI in per-user mode, and refused there in shared mode", () => {
         const aci: RawConfig = { ...perUser, platform: "aci", image: "myregistry.azurecr.io/copilot-cli:1.0.102", idleSuspendMinutes: "30" };
-        expect(messages(aci)).toEqual([
-            'idleSuspendMinutes: "30" is set, but platform "aci" does not deploy the idle suspender yet (kubernetes and docker do); remove the key and run IdleSuspender with aciControl from @copilot-fleet/client in your backend (docs/operations.md "Idle suspend and wake")',
+        expect(parseFleetConfig(aci).idleSuspendMinutes).toBe(30);
+        expect(messages({ ...aci, mode: "shared", users: undefined })).toEqual([
+            'idleSuspendMinutes: "30" is set, but mode is "shared"; idle suspend stops one user\'s own server, so it applies to mode "per-user" only; remove the key',
         ]);
     });
 
