@@ -126,7 +126,7 @@ export class AciIdleSuspender extends pulumi.ComponentResource {
             SUSPENDER_SUBSCRIPTION_ID: client.subscriptionId,
             SUSPENDER_AZURE_CLIENT_ID: identity.clientId,
         };
-        const probe = suspenderProbeCommand(args.idleMinutes);
+        const probe = { exec: { command: suspenderProbeCommand(args.idleMinutes) }, initialDelaySeconds: 30, periodSeconds: Math.max(10, suspenderIntervalSeconds(args.idleMinutes)), timeoutSeconds: 5, failureThreshold: 3 };
         const cpu = cpuCores(SUSPENDER_RESOURCES.cpuLimit);
         const memoryInGB = memoryGb(SUSPENDER_RESOURCES.memoryLimit);
         this.groupName = `${args.fleet}-idle-suspender`;
@@ -150,13 +150,9 @@ export class AciIdleSuspender extends pulumi.ComponentResource {
                         command: ["node", `${SUSPENDER_CODE_DIR}/suspender-main.js`],
                         environmentVariables: Object.entries(env).map(([n, value]) => ({ name: n, value })),
                         resources: { requests: { cpu, memoryInGB }, limits: { cpu, memoryInGB } },
-                        livenessProbe: {
-                            exec: { command: probe },
-                            initialDelaySeconds: 30,
-                            periodSeconds: Math.max(10, suspenderIntervalSeconds(args.idleMinutes)),
-                            timeoutSeconds: 5,
-                            failureThreshold: 3,
-                        },
+                        // The last round finished recently: a wedged loop is restarted.
+                        readinessProbe: probe,
+                        livenessProbe: probe,
                         volumeMounts: [
                             { name: VOLUMES.code, mountPath: SUSPENDER_CODE_DIR, readOnly: true },
                             { name: VOLUMES.users, mountPath: SUSPENDER_USERS_DIR, readOnly: true },

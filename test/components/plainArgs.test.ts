@@ -151,7 +151,7 @@ describe("ACI fleets with plain arguments", () => {
         for (const g of groups) expect(g.inputs.identity).toBeUndefined();
         const server = rec.one("azure-native:containerinstance:ContainerGroup", "acme-1").inputs;
         expect((server.subnetIds as Obj[])[0].id).toBe(PLACEMENT.serverSubnetId);
-        expect((server.tags as Record<string, string>)["app.kubernetes.io/version"]).toBe(config.DEFAULT_CLI_VERSION);
+        expect((server.tags as Record<string, string>)["app.kubernetes.io.version"]).toBe(config.DEFAULT_CLI_VERSION);
         const env = ((server.containers as Obj[])[0].environmentVariables as Obj[]).map((v) => v.name);
         expect(env).not.toContain("COPILOT_GITHUB_TOKEN");
         expect((rec.one("azure-native:containerinstance:ContainerGroup", "acme-lb").inputs.subnetIds as Obj[])[0].id).toBe("/subscriptions/s/edge");

@@ -67,6 +67,7 @@ describe("our program passes every policy", () => {
         ["aci shared (image built into the stack's registry)", { platform: "aci", mode: "shared", replicas: "3", image: undefined }, {}],
         ["aci shared (internal, prebuilt image)", { platform: "aci", mode: "shared", replicas: "2", exposure: "internal", allowedCidrs: '["10.50.0.0/16"]' }, {}],
         ["aci per-user", { platform: "aci", mode: "per-user", users: '["alice","bob","carol"]' }, {}],
+        ["aci per-user with idle suspend (suspender group, identity, role, control subnet)", { platform: "aci", mode: "per-user", users: '["alice",{"id":"bob","suspended":true}]', idleSuspendMinutes: "30" }, {}],
         ["kubernetes shared, per-session credentials", { platform: "kubernetes", mode: "shared", githubToken: undefined, credentials: "perSession" }, {}],
         ["docker per-user, per-session credentials", { platform: "docker", mode: "per-user", users: '["alice","bob"]', githubToken: undefined, credentials: "perSession" }, {}],
         ["aci shared, per-session credentials", { platform: "aci", mode: "shared", replicas: "2", githubToken: undefined, credentials: "perSession" }, {}],
