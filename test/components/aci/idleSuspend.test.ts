@@ -6,7 +6,7 @@
  * user group carries the suspended tag a wake reads; Pulumi sets nothing a stop changes.
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import type { RawConfig } from "../../../components/config";
 import { AZURE_SUSPENDED_TAG } from "@copilot-fleet/client";
 import { SUSPENDER_FILES, SUSPENDER_USERS_DIR, SUSPENDER_CODE_DIR } from "../../../components/contract/suspend";
@@ -15,11 +15,7 @@ import { deployUnderMocks, Obj } from "../../helpers/deployUnderMocks";
 import { installMocks, MockRecorder, MOCK_SUBSCRIPTION_ID, RecordedResource } from "../../helpers/pulumiMocks";
 
 let rec: MockRecorder;
-let pulumiMod: typeof pulumi;
-beforeAll(async () => {
-    rec = installMocks();
-    pulumiMod = await import("@pulumi/pulumi");
-});
+beforeAll(() => void (rec = installMocks()));
 beforeEach(() => rec.clear());
 
 const base: RawConfig = {
@@ -44,7 +40,7 @@ const decode = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
 function sentAsSecret(raw: unknown, path: Array<string | ((v: Obj) => boolean)>): boolean {
     let node = raw as Obj | undefined;
     for (const step of [...path, undefined]) {
-        if (node && node[pulumiMod.runtime.specialSigKey] === pulumiMod.runtime.specialSecretSig) return true;
+        if (node && node[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return true;
         if (step === undefined || node === undefined) return false;
         node = typeof step === "string" ? node[step] : (node as Obj[]).find(step);
     }
