@@ -70,6 +70,8 @@ export interface AciIdleSuspenderArgs {
 }
 
 const VOLUMES = { code: "suspender-code", users: "suspender-users" } as const;
+/** The discard port: the one ipAddress needs, on which nothing listens. */
+export const SUSPENDER_UNUSED_PORT = 9;
 
 /** Identity, custom role, one assignment per user group, and the suspender's container group. */
 export class AciIdleSuspender extends pulumi.ComponentResource {
@@ -141,7 +143,9 @@ export class AciIdleSuspender extends pulumi.ComponentResource {
                 restartPolicy: "Always",
                 // Its tokens come from the metadata service for this identity; the role assignments are made first.
                 identity: { type: "UserAssigned", userAssignedIdentities: [identity.id] },
-                // No ipAddress: it listens on nothing (the control subnet also denies every inbound connection).
+                // A group in a subnet gets its private address through ipAddress, which needs a port: nothing
+                // listens on it (the suspender serves nothing) and the control subnet denies every inbound connection.
+                ipAddress: { type: "Private", ports: [{ port: SUSPENDER_UNUSED_PORT, protocol: "TCP" }] },
                 subnetIds: [{ id: args.subnetId }],
                 containers: [
                     {

@@ -71,12 +71,12 @@ describe("idle suspend on ACI", () => {
         }
     });
 
-    it("the suspender group: its identity, the control subnet, no address, secret volumes for the code and the tokens, no secret in env", async () => {
+    it("the suspender group: its identity, the control subnet, a private address nothing listens on, secret volumes for the code and the tokens, no secret in env", async () => {
         const { resolved } = await deployUnderMocks(base);
         const g = inputs(one(GROUP, "copilot-idle-suspender"));
         const identity = one("azure-native:managedidentity:UserAssignedIdentity", "copilot-idle-suspender-identity");
         expect(g.identity).toEqual({ type: "UserAssigned", userAssignedIdentities: [identity.id] });
-        expect(g.ipAddress).toBeUndefined();
+        expect(g.ipAddress).toMatchObject({ type: "Private", ports: [{ port: 9, protocol: "TCP" }] });
         expect(g.subnetIds).toEqual([{ id: one("azure-native:network:Subnet", "copilot-net-control").id }]);
         expect(g.containers).toHaveLength(1);
         const c = g.containers[0] as Obj;
