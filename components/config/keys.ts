@@ -37,9 +37,9 @@ export const Exposure = { cluster: "cluster", internal: "internal", public: "pub
 export type Exposure = (typeof Exposure)[keyof typeof Exposure];
 export const EXPOSURES = [Exposure.cluster, Exposure.internal, Exposure.public] as const;
 export const DEFAULT_EXPOSURE: Exposure = "cluster";
-/** ACI: the fleet's virtual network when `vnetAddressSpace` is not set (split into the server and edge subnets). */
+/** ACI: the fleet's virtual network when `vnetAddressSpace` is not set (its quarters: servers, edge, idle suspender, yours). */
 export const DEFAULT_VNET_ADDRESS_SPACE = "10.42.0.0/16";
-/** ACI: `vnetAddressSpace` prefix lengths accepted; the two subnets are its first two quarters (/18 … /26). */
+/** ACI: `vnetAddressSpace` prefix lengths accepted; the fleet's subnets are its first three quarters (/18 … /26). */
 export const MIN_VNET_PREFIX = 8;
 export const MAX_VNET_PREFIX = 24;
 /** `COPILOT_PROVIDER_TYPE` values the CLI accepts for BYOK. */
