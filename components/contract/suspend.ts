@@ -61,6 +61,8 @@ export interface SuspenderUserEntry {
     readonly connectionToken: string;
     /** The platform object (Deployment, container) the suspender stops. */
     readonly server: string;
+    /** Docker: containers stopped after the server and started again when it runs (its session-cleanup container). */
+    readonly companions?: readonly string[];
 }
 
 /** The users file (secret): `{ "<id>": { endpoint, connectionToken, server } }`. */

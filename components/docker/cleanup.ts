@@ -70,6 +70,11 @@ export interface DockerSessionCleanupArgs extends CleanupContainerOptions {
     readonly spec: CleanupSpec;
     /** Suspended users' cleanup is stopped with their server. Default true. */
     readonly running?: boolean;
+    /**
+     * The idle suspender stops and starts it with its server: `pulumi up` must leave it as the
+     * suspender left it (mustRun false, as for the server). Default false.
+     */
+    readonly idleSuspend?: boolean;
 }
 
 /** One loop-mode cleanup container (named after the component). */
@@ -81,7 +86,7 @@ export class DockerSessionCleanup extends pulumi.ComponentResource {
         const running = args.running ?? true;
         const container = new docker.Container(
             name,
-            { name, ...renderCleanupContainer(args.spec, args), start: running, mustRun: running },
+            { name, ...renderCleanupContainer(args.spec, args), start: running, mustRun: running && args.idleSuspend !== true },
             // As for the user's server (perUserFleet.ts): only a new container starts or stops.
             { parent: this, ...CONTAINER_OPTIONS, replaceOnChanges: ["start", "mustRun"] },
         );

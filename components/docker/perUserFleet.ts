@@ -83,9 +83,10 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                 // suspend or resume replaces the container; the volume, and so the sessions, stay.
                 { parent: this, ...CONTAINER_OPTIONS, replaceOnChanges: ["start", "mustRun"] },
             );
+            const cleanupName = `${base}-session-cleanup`;
             if (sessionCleanup) {
                 new DockerSessionCleanup(
-                    `${base}-session-cleanup`,
+                    cleanupName,
                     {
                         spec: buildCleanupSpec({ ...sessionCleanup, endpoint: `${base}:${spec.port}`, mode: "loop" }),
                         image,
@@ -94,6 +95,7 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
                         secrets: { [SECRET_KEYS.connectionToken]: token },
                         labels,
                         running: !suspended,
+                        idleSuspend,
                     },
                     { parent: this, dependsOn: [container] },
                 );
@@ -105,7 +107,9 @@ export class DockerPerUserFleet extends pulumi.ComponentResource {
             );
             if (idleSuspend) {
                 networks.push(network.name);
-                suspendTargets.push(token.apply((t) => [user.id, { endpoint: `${base}:${spec.port}`, connectionToken: t, server: base }] as [string, SuspenderUserEntry]));
+                // The cleanup container dials the server: it stops with it and the suspender starts it again once the server runs.
+                const companions = sessionCleanup ? { companions: [cleanupName] } : {};
+                suspendTargets.push(token.apply((t) => [user.id, { endpoint: `${base}:${spec.port}`, connectionToken: t, server: base, ...companions }] as [string, SuspenderUserEntry]));
             }
         }
         if (args.idleSuspendMinutes !== undefined) {

@@ -102,6 +102,23 @@ describe("dockerControl", () => {
         expect(api.seen.map((s) => `${s.method} ${s.url}`)).toEqual(["GET /containers/copilot-u-alice/json", "POST /containers/copilot-u-alice/stop?t=10", "POST /containers/copilot-u-alice/start"]);
     });
 
+    it("stops the server's companions after it and starts them after it; startCompanions starts only them", async () => {
+        const sock = path.join(dir, "docker3.sock");
+        const api = await fake(() => ({ status: 204 }), sock);
+        const c = dockerControl({ containerName: (u) => `copilot-u-${u}`, companions: (u) => [`copilot-u-${u}-session-cleanup`], socketPath: sock });
+        await c.stop("alice");
+        await c.start("alice");
+        await c.startCompanions?.("alice");
+        expect(api.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+            "POST /containers/copilot-u-alice/stop?t=10",
+            "POST /containers/copilot-u-alice-session-cleanup/stop?t=10",
+            "POST /containers/copilot-u-alice/start",
+            "POST /containers/copilot-u-alice-session-cleanup/start",
+            "POST /containers/copilot-u-alice-session-cleanup/start",
+        ]);
+        expect(dockerControl({ containerName: (u) => u, socketPath: sock }).startCompanions).toBeUndefined();
+    });
+
     it("says why a start failed", async () => {
         const sock = path.join(dir, "docker2.sock");
         await fake(() => ({ status: 404, body: { message: "No such container: copilot-u-zed" } }), sock);

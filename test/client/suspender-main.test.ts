@@ -43,7 +43,7 @@ interface LogLine {
 }
 
 /** Runs suspender-main.js with a 3 s window until `done()` and the "suspended" line it logs after the stop; then SIGTERM. */
-async function runUntilSuspended(env: Record<string, string>, users: Record<string, { endpoint: string; connectionToken: string; server: string }>, done: () => boolean) {
+async function runUntilSuspended(env: Record<string, string>, users: Record<string, { endpoint: string; connectionToken: string; server: string; companions?: string[] }>, done: () => boolean) {
     const usersFile = path.join(dir, `users-${env.SUSPENDER_PLATFORM}.json`);
     writeFileSync(usersFile, JSON.stringify(users));
     const heartbeatFile = path.join(dir, `heartbeat-${env.SUSPENDER_PLATFORM}`);
@@ -86,11 +86,15 @@ describe("suspender-main.js", () => {
         try {
             const { lines, heartbeat, out } = await runUntilSuspended(
                 { SUSPENDER_PLATFORM: "docker", DOCKER_HOST: `unix://${sock}` },
-                { alice: { endpoint: server.endpoint, connectionToken: "tok-alice-0123456789", server: "copilot-u-alice" } },
+                { alice: { endpoint: server.endpoint, connectionToken: "tok-alice-0123456789", server: "copilot-u-alice", companions: ["copilot-u-alice-session-cleanup"] } },
                 () => !running,
             );
             expect(running).toBe(false);
-            expect(calls).toContain("POST /containers/copilot-u-alice/stop?t=10");
+            // While the server runs its companion is started each round (a backend's wake starts only the server); it stops after the server.
+            const posts = calls.filter((c) => c.startsWith("POST"));
+            expect(posts.slice(-2)).toEqual(["POST /containers/copilot-u-alice/stop?t=10", "POST /containers/copilot-u-alice-session-cleanup/stop?t=10"]);
+            expect(posts.slice(0, -2).length).toBeGreaterThan(0);
+            expect(new Set(posts.slice(0, -2))).toEqual(new Set(["POST /containers/copilot-u-alice-session-cleanup/start"]));
             // The window (3 s) counted from when it first saw the server: no stop in the first round.
             expect(lines[0]).toMatchObject({ event: "suspend.summary", busy: 1 });
             expect(lines.some((l) => l.event === "suspend.user" && l.action === "suspended" && l.user === "alice")).toBe(true);

@@ -36,6 +36,12 @@ export interface ServerControl {
     stop(userId: string): Promise<void>;
     /** Record "a client wants this server now" where the suspender reads it (Kubernetes: an annotation). Optional. */
     touch?(userId: string): Promise<void>;
+    /**
+     * Start what runs beside a running server and was stopped with it (Docker: the user's session-cleanup
+     * container). The suspender calls it for every running server each round, so a server a backend
+     * woke without knowing of its companions gets them back. Optional; idempotent.
+     */
+    startCompanions?(userId: string): Promise<void>;
 }
 
 /** A platform API call failed; the message says which call and what the platform answered. */
@@ -177,14 +183,27 @@ export interface DockerControlOptions {
     readonly socketPath?: string;
     /** Seconds Docker waits after SIGTERM before SIGKILL on stop. Default 10. */
     readonly stopTimeoutSeconds?: number;
+    /**
+     * user id → containers stopped after that user's server and started after it (the fleet's
+     * session-cleanup container, `<server>-session-cleanup`; the suspender's users file lists them). Default none.
+     */
+    readonly companions?: (userId: string) => readonly string[];
 }
 
-/** Docker: stop and start the user's container through the Engine API; read the suspended label. */
+/** Docker: stop and start the user's container (and its companions) through the Engine API; read the suspended label. */
 export function dockerControl(opts: DockerControlOptions): ServerControl {
     const envHost = process.env.DOCKER_HOST;
     const socketPath = opts.socketPath ?? (envHost?.startsWith("unix://") ? envHost.slice("unix://".length) : "/var/run/docker.sock");
     const call = (method: string, p: string): Promise<HttpAnswer> => request({ tls: false, socketPath, method, path: p, headers: { Host: "docker" } });
     const name = (u: string): string => encodeURIComponent(opts.containerName(u));
+    /** start/stop of one container; 304 is "already so". */
+    const act = async (container: string, verb: "start" | "stop"): Promise<void> => {
+        const a = await call("POST", `/containers/${encodeURIComponent(container)}/${verb}${verb === "stop" ? `?t=${opts.stopTimeoutSeconds ?? 10}` : ""}`);
+        if (a.status !== 204 && a.status !== 304) throw new ControlError(`${verb} container ${container}: ${why(a)}`, a.status);
+    };
+    const companions = async (userId: string, verb: "start" | "stop"): Promise<void> => {
+        for (const c of opts.companions?.(userId) ?? []) await act(c, verb);
+    };
     return {
         platform: "docker",
         async state(userId) {
@@ -200,15 +219,16 @@ export function dockerControl(opts: DockerControlOptions): ServerControl {
             const endpoint = bound?.HostPort ? `${bound.HostIp && bound.HostIp !== "0.0.0.0" ? bound.HostIp : "127.0.0.1"}:${bound.HostPort}` : undefined;
             return { running: c.State?.Running === true || c.State?.Restarting === true, suspendedInConfig: marker(c.Config?.Labels?.[SUSPENDED_MARKER]), ...(endpoint ? { endpoint } : {}) };
         },
+        // The server first, then what dials it.
         async start(userId) {
-            const a = await call("POST", `/containers/${name(userId)}/start`);
-            // 304: already running.
-            if (a.status !== 204 && a.status !== 304) throw new ControlError(`start container ${opts.containerName(userId)}: ${why(a)}`, a.status);
+            await act(opts.containerName(userId), "start");
+            await companions(userId, "start");
         },
         async stop(userId) {
-            const a = await call("POST", `/containers/${name(userId)}/stop?t=${opts.stopTimeoutSeconds ?? 10}`);
-            if (a.status !== 204 && a.status !== 304) throw new ControlError(`stop container ${opts.containerName(userId)}: ${why(a)}`, a.status);
+            await act(opts.containerName(userId), "stop");
+            await companions(userId, "stop");
         },
+        ...(opts.companions === undefined ? {} : { startCompanions: (userId: string) => companions(userId, "start") }),
     };
 }
 

@@ -6,7 +6,7 @@
  *   (stops containers through the engine socket) or `aci` (stops container groups through ARM with the
  *   group's managed identity);
  * - `SUSPENDER_IDLE_MINUTES`: the stack's `idleSuspendMinutes`;
- * - `SUSPENDER_USERS_FILE`: a JSON file `{ "<id>": { "endpoint", "connectionToken", "server" } }` (a
+ * - `SUSPENDER_USERS_FILE`: a JSON file `{ "<id>": { "endpoint", "connectionToken", "server", "companions"? } }` (a
  *   mounted Secret: the tokens never go through the environment or the command line);
  * - `SUSPENDER_NAMESPACE` and `SUSPENDER_WAKE_MARKS` (kubernetes: the ConfigMap wakes mark users in);
  * - `SUSPENDER_SUBSCRIPTION_ID`, `SUSPENDER_RESOURCE_GROUP`, `SUSPENDER_AZURE_CLIENT_ID` (aci: where the
@@ -24,6 +24,8 @@ interface UserEntry {
     readonly endpoint: string;
     readonly connectionToken: string;
     readonly server: string;
+    /** docker: containers stopped and started with the server (its session-cleanup container). */
+    readonly companions?: readonly string[];
 }
 
 function fail(message: string): never {
@@ -45,7 +47,10 @@ export function readUsers(file: string): Map<string, UserEntry> {
         if (typeof v?.endpoint !== "string" || typeof v.connectionToken !== "string" || typeof v.server !== "string") {
             throw new Error(`SUSPENDER_USERS_FILE ${file}: user ${JSON.stringify(id)} needs string endpoint, connectionToken and server`);
         }
-        users.set(id, { endpoint: v.endpoint, connectionToken: v.connectionToken, server: v.server });
+        if (v.companions !== undefined && !(Array.isArray(v.companions) && v.companions.every((c) => typeof c === "string"))) {
+            throw new Error(`SUSPENDER_USERS_FILE ${file}: user ${JSON.stringify(id)} has companions that are not a list of container names`);
+        }
+        users.set(id, { endpoint: v.endpoint, connectionToken: v.connectionToken, server: v.server, ...(v.companions ? { companions: [...v.companions] } : {}) });
     }
     return users;
 }
@@ -73,7 +78,7 @@ function main(): void {
         if (!env.SUSPENDER_NAMESPACE) fail("SUSPENDER_NAMESPACE is not set (platform kubernetes)");
         control = kubernetesControl({ namespace: env.SUSPENDER_NAMESPACE, deploymentName: server, wakeMarks: env.SUSPENDER_WAKE_MARKS || undefined });
     } else if (env.SUSPENDER_PLATFORM === "docker") {
-        control = dockerControl({ containerName: server });
+        control = dockerControl({ containerName: server, companions: (id) => users.get(id)?.companions ?? [] });
     } else if (env.SUSPENDER_PLATFORM === "aci") {
         if (!env.SUSPENDER_SUBSCRIPTION_ID) fail("SUSPENDER_SUBSCRIPTION_ID is not set (platform aci)");
         if (!env.SUSPENDER_RESOURCE_GROUP) fail("SUSPENDER_RESOURCE_GROUP is not set (platform aci)");

@@ -125,6 +125,14 @@ export class IdleSuspender {
             this.upSince.delete(u.id);
             return "stopped-already";
         }
+        if (this.opts.control.startCompanions) {
+            // A backend's wake starts the server only; what was stopped with it comes back here.
+            try {
+                await this.opts.control.startCompanions(u.id);
+            } catch (e) {
+                this.log({ event: "suspend.user", user: u.id, action: "error", stage: "companions", error: (e as Error).message });
+            }
+        }
         const seen = Math.max(this.upSince.get(u.id) ?? this.now(), state.wantedAtMs ?? -Infinity);
         this.upSince.set(u.id, seen);
         const endpoint = state.endpoint ?? u.endpoint;

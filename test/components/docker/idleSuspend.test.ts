@@ -65,14 +65,37 @@ describe("idle suspend on Docker", () => {
         expect(JSON.stringify(i.envs).includes(users.alice.connectionToken)).toBe(false);
         const file = (i.uploads as Obj[]).find((u) => u.file === "/etc/copilot-fleet/suspender/users.json");
         expect(JSON.parse(file?.content as string)).toEqual({
-            alice: { endpoint: "copilot-u-alice:4321", connectionToken: users.alice.connectionToken, server: "copilot-u-alice" },
-            bob: { endpoint: "copilot-u-bob:4321", connectionToken: users.bob.connectionToken, server: "copilot-u-bob" },
+            alice: { endpoint: "copilot-u-alice:4321", connectionToken: users.alice.connectionToken, server: "copilot-u-alice", companions: ["copilot-u-alice-session-cleanup"] },
+            bob: { endpoint: "copilot-u-bob:4321", connectionToken: users.bob.connectionToken, server: "copilot-u-bob", companions: ["copilot-u-bob-session-cleanup"] },
         });
         expect(s.opts.additionalSecretOutputs).toContain("uploads");
         expect(i.memory).toBe(128);
         expect(i.healthcheck.tests[0]).toBe("CMD");
         expect(users.alice.server).toBe("copilot-u-alice");
         expect(resolved.idleSuspend).toEqual({ minutes: 15 });
+    });
+});
+
+describe("idle suspend with session cleanup on Docker", () => {
+    it("the cleanup container stops and starts with its server: in the users file as a companion, and mustRun off so up leaves it stopped", async () => {
+        const { resolved } = await deployUnderMocks({ ...base, sessionTtlHours: "24" });
+        expect((find("copilot-u-alice-session-cleanup").inputs as Obj).mustRun).toBe(false);
+        expect((find("copilot-u-alice-session-cleanup").inputs as Obj).start).toBe(true);
+        expect((find("copilot-u-bob-session-cleanup").inputs as Obj).start).toBe(false);
+        const users = resolved.users as Record<string, { connectionToken: string }>;
+        const file = ((find("copilot-idle-suspender").inputs as Obj).uploads as Obj[]).find((u) => u.file === "/etc/copilot-fleet/suspender/users.json");
+        expect(JSON.parse(file?.content as string).alice).toEqual({
+            endpoint: "copilot-u-alice:4321",
+            connectionToken: users.alice.connectionToken,
+            server: "copilot-u-alice",
+            companions: ["copilot-u-alice-session-cleanup"],
+        });
+    });
+
+    it("without idle suspend the cleanup container keeps mustRun", async () => {
+        const { idleSuspendMinutes: _, ...off } = base;
+        await deployUnderMocks({ ...off, sessionTtlHours: "24" });
+        expect((find("copilot-u-alice-session-cleanup").inputs as Obj).mustRun).toBe(true);
     });
 });
 
