@@ -222,7 +222,14 @@ export async function runSmokeSuite(outputs: FleetOutputs, opts: SmokeOptions = 
                     // token is up (the checks below then fail on it), so the wait ends there too.
                     const results = await Promise.all(waitFor.map(async (w) => ({ w, r: await waitForAnswer(w.endpoint, w.token, readyTimeoutMs) })));
                     const down = results.filter((x) => !x.r.ok && !refusedToken(x.r));
-                    if (down.length > 0) throw new Error(`not answering after ${readyTimeoutMs} ms: ${down.map((x) => `${x.w.name} (${x.w.endpoint}): ${x.r.error ?? x.r.message}`).join("; ")}`);
+                    if (down.length > 0) {
+                        // With idle suspend a user's server that went idle is stopped on purpose: say so, and how to wake it.
+                        const idle =
+                            outputs.idleSuspend?.minutes !== undefined && down.some((x) => x.w.name.startsWith("user "))
+                                ? ` (this fleet stops servers idle for ${outputs.idleSuspend.minutes} minutes: run the smoke suite within that window of a deploy, or wake the users first with ensureRunning from @copilot-fleet/client, docs/operations.md "Idle suspend and wake")`
+                                : "";
+                        throw new Error(`not answering after ${readyTimeoutMs} ms: ${down.map((x) => `${x.w.name} (${x.w.endpoint}): ${x.r.error ?? x.r.message}`).join("; ")}${idle}`);
+                    }
                     return `${waitFor.length} answered within ${Date.now() - t0} ms`;
                 });
             }

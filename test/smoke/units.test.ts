@@ -201,15 +201,20 @@ describe("red-team judging", () => {
     });
 });
 
+/** A loopback port nothing listens on (bound, then closed). */
+function deadPort(): Promise<number> {
+    return new Promise<number>((resolve) => {
+        const srv = net.createServer();
+        srv.listen(0, "127.0.0.1", () => {
+            const port = (srv.address() as net.AddressInfo).port;
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
 describe("runSmokeSuite readiness gate", () => {
     it("fails 'fleet ready' naming each server that never answered, within the given time", async () => {
-        const dead = await new Promise<number>((resolve) => {
-            const srv = net.createServer();
-            srv.listen(0, "127.0.0.1", () => {
-                const port = (srv.address() as net.AddressInfo).port;
-                srv.close(() => resolve(port));
-            });
-        });
+        const dead = await deadPort();
         const outputs = {
             platform: "docker",
             mode: "shared",
@@ -225,5 +230,20 @@ describe("runSmokeSuite readiness gate", () => {
         expect(ready?.reason ?? "").toMatch(/not answering after 800 ms: copilot-1 \(127\.0\.0\.1:\d+\).*load-balancer/);
         expect(report.ok).toBe(false);
         expect(Date.now() - t0).toBeLessThan(25_000);
+    }, 30_000);
+
+    it("with idle suspend, says that a user's server may be stopped on purpose and how to wake it", async () => {
+        const dead = await deadPort();
+        const outputs = {
+            platform: "docker",
+            mode: "per-user",
+            users: { alice: { endpoint: `127.0.0.1:${dead}`, connectionToken: "a".repeat(24), suspended: false, server: "copilot-u-alice" } },
+            idleSuspend: { minutes: 30 },
+            sessionStatePath: "/home/copilot/.copilot/session-state",
+        } as unknown as FleetOutputs;
+        const report = await runSmokeSuite(outputs, { readyTimeoutMs: 500 });
+        const ready = report.results.find((r) => r.name === "fleet ready");
+        expect(ready?.status).toBe("FAIL");
+        expect(ready?.reason ?? "").toMatch(/user alice \(127\.0\.0\.1:\d+\).*this fleet stops servers idle for 30 minutes: .*ensureRunning/);
     }, 30_000);
 });
