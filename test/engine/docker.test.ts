@@ -242,22 +242,31 @@ describe("docker platform through the real engine (podman's Docker API)", () => 
             expect((await inspect("copilot-idle-suspender")).running).toBe(true);
         }, STEP_MS);
 
-        it("after a suspend (the stop the suspender makes), pulumi up leaves the server stopped and unreplaced; a wake starts it and a turn runs", async () => {
+        it("after a suspend (the stop the suspender makes, cleanup container included), pulumi up leaves both stopped and unreplaced; a wake starts the server and a turn runs", async () => {
             const before = await inspect("copilot-u-alice");
-            await podman(["stop", "copilot-u-alice"]);
+            const cleanupBefore = await inspect("copilot-u-alice-session-cleanup");
+            expect(cleanupBefore.running).toBe(true);
+            const { dockerControl, ensureRunning } = await import("@copilot-fleet/client");
+            const socketPath = fx.service.dockerHost.slice("unix://".length);
+            // What the suspender's control does (suspender-main.js gives it the users file's companions): the server, then its cleanup container.
+            const suspenderControl = dockerControl({ containerName: (id) => `copilot-u-${id}`, companions: (id) => [`copilot-u-${id}-session-cleanup`], socketPath });
+            await suspenderControl.stop("alice");
             const preview = await stack.preview(["--expect-no-changes"], { check: false });
             expect(preview.code, preview.stdout.slice(-4000)).toBe(0);
             await stack.up({ timeoutMs: STEP_MS });
-            const after = await inspect("copilot-u-alice");
-            expect(after).toEqual({ id: before.id, running: false });
+            expect(await inspect("copilot-u-alice")).toEqual({ id: before.id, running: false });
+            expect(await inspect("copilot-u-alice-session-cleanup")).toEqual({ id: cleanupBefore.id, running: false });
 
             const outputs = (await stack.outputs(true)) as unknown as FleetOutputs;
             const alice = outputs.users?.alice;
             if (!alice?.connectionToken) throw new Error("no alice in outputs");
-            const { dockerControl, ensureRunning } = await import("@copilot-fleet/client");
-            const control = dockerControl({ containerName: (id) => `copilot-u-${id}`, socketPath: fx.service.dockerHost.slice("unix://".length) });
+            // A backend's wake knows the server only; the suspender's next round starts the companion.
+            const control = dockerControl({ containerName: (id) => `copilot-u-${id}`, socketPath });
             const woken = await ensureRunning("alice", { control, endpoint: alice.endpoint, connectionToken: alice.connectionToken, timeoutMs: 120_000 });
             expect(woken.started).toBe(true);
+            expect((await inspect("copilot-u-alice-session-cleanup")).running).toBe(false);
+            await suspenderControl.startCompanions?.("alice");
+            expect((await inspect("copilot-u-alice-session-cleanup")).running).toBe(true);
             const pool = new ClientPool(alice.connectionToken);
             try {
                 const s = await pool.client(woken.endpoint).createSession(sessionConfig(outputs));
