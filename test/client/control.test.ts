@@ -151,6 +151,13 @@ describe("aciControl", () => {
         expect(arm.seen[0].auth).toBe("Bearer arm-token");
     });
 
+    it("a start that ARM answers 409 (a start or stop already in progress) is left to the wake's next read; a 409 stop is an error", async () => {
+        const arm = await fake(() => ({ status: 409, body: { error: { code: "Conflict", message: "The container group is transitioning." } } }));
+        const c = aciControl({ subscriptionId: "sub", resourceGroupName: "rg", groupName: (u) => `copilot-u-${u}`, getToken: async () => "t", armEndpoint: arm.url });
+        await expect(c.start("alice")).resolves.toBeUndefined();
+        await expect(c.stop("alice")).rejects.toThrow("stop container group copilot-u-alice: 409: The container group is transitioning.");
+    });
+
     it("reads the tag as the fleet writes it on ACI (. for /), not the label spelling", async () => {
         expect(AZURE_SUSPENDED_TAG).toBe("copilot-fleet.github.com.suspended");
         const arm = await fake(() => ({ status: 200, body: { tags: { "copilot-fleet.github.com/suspended": "false" }, properties: { instanceView: { state: "Running" } } } }));

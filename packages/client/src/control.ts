@@ -273,6 +273,9 @@ export function aciControl(opts: AciControlOptions): ServerControl {
         });
     const action = async (u: string, verb: "start" | "stop"): Promise<void> => {
         const a = await call("POST", path(u, `/${verb}`));
+        // 409 on start: another start (a concurrent wake) or a stop is in progress. The wake re-reads the
+        // state and starts again once the group is stopped; two wakes still start one group.
+        if (verb === "start" && a.status === 409) return;
         if (a.status !== 200 && a.status !== 202 && a.status !== 204) throw new ControlError(`${verb} container group ${opts.groupName(u)}: ${why(a)}`, a.status);
     };
     return {
