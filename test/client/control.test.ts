@@ -76,10 +76,15 @@ describe("kubernetesControl", () => {
         expect((err as Error).message).not.toContain("sa-token");
     });
 
-    it("a wake refuses a Deployment marked suspended, and one with no marker, without scaling it", async () => {
-        for (const [marker, why] of [["true", /suspended: true/], [undefined, /carries no copilot-fleet.github.com\/suspended marker/]] as const) {
+    it("a wake refuses a Deployment marked suspended, and one with no marker, without scaling it or marking it wanted", async () => {
+        for (const [marker, why, wakeMarks] of [
+            ["true", /suspended: true/, undefined],
+            [undefined, /carries no copilot-fleet.github.com\/suspended marker/, undefined],
+            ["true", /suspended: true/, "copilot-wake-marks"],
+        ] as const) {
             const api = await fake((r) => (r.method === "GET" ? { status: 200, body: deployment(0, marker) } : { status: 200, body: {} }));
-            const c = kubernetesControl({ namespace: "fleet", deploymentName: (u) => `copilot-u-${u}`, apiServer: api.url, token: () => "t" });
+            const c = kubernetesControl({ namespace: "fleet", deploymentName: (u) => `copilot-u-${u}`, apiServer: api.url, token: () => "t", wakeMarks });
+            expect(c.touch === undefined).toBe(wakeMarks === undefined);
             await expect(ensureRunning("bob", { control: c, endpoint: "127.0.0.1:1", connectionToken: "x" })).rejects.toThrow(WakeRefusedError);
             await expect(ensureRunning("bob", { control: c, endpoint: "127.0.0.1:1", connectionToken: "x" })).rejects.toThrow(why);
             expect(api.seen.filter((s) => s.method !== "GET")).toEqual([]);

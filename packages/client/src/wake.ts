@@ -88,7 +88,22 @@ async function wake(userId: string, opts: EnsureRunningOptions): Promise<WakeRes
     let lastState: UserServerState | undefined;
     let lastPing = "not tried";
     let lastStateAt = 0;
+    const readState = async (): Promise<UserServerState> => {
+        let state: UserServerState;
+        try {
+            state = await opts.control.state(userId);
+        } catch (e) {
+            throw new WakeError(userId, `cannot read the server's state on ${opts.control.platform}: ${(e as Error).message}`, { cause: e });
+        }
+        if (state.suspendedInConfig === true) throw new WakeRefusedError(userId, "the stack config says suspended: true (set it to false and run pulumi up)");
+        if (state.suspendedInConfig === undefined) {
+            throw new WakeRefusedError(userId, `its ${opts.control.platform} object carries no ${"copilot-fleet.github.com/suspended"} marker (deploy the fleet with idleSuspendMinutes set)`);
+        }
+        return state;
+    };
     if (opts.control.touch) {
+        // Refuse first: a user a wake may not start gets no "wanted" mark either.
+        await readState();
         try {
             await opts.control.touch(userId);
         } catch (e) {
@@ -101,16 +116,8 @@ async function wake(userId: string, opts: EnsureRunningOptions): Promise<WakeRes
         }
         // Re-read the platform every second at most: cheap, and it catches a suspend that raced us.
         if (lastState === undefined || Date.now() - lastStateAt >= 1000) {
-            try {
-                lastState = await opts.control.state(userId);
-                lastStateAt = Date.now();
-            } catch (e) {
-                throw new WakeError(userId, `cannot read the server's state on ${opts.control.platform}: ${(e as Error).message}`, { cause: e });
-            }
-            if (lastState.suspendedInConfig === true) throw new WakeRefusedError(userId, "the stack config says suspended: true (set it to false and run pulumi up)");
-            if (lastState.suspendedInConfig === undefined) {
-                throw new WakeRefusedError(userId, `its ${opts.control.platform} object carries no ${"copilot-fleet.github.com/suspended"} marker (deploy the fleet with idleSuspendMinutes set)`);
-            }
+            lastState = await readState();
+            lastStateAt = Date.now();
             if (!lastState.running) {
                 try {
                     await opts.control.start(userId);
