@@ -26,6 +26,7 @@ import { CLEANUP_RESOURCES } from "../components/contract/cleanup";
 import { quantityBytes } from "../components/contract/quantities";
 import { DEFAULT_RESOURCES } from "../components/contract/server";
 import { SUSPENDER_RESOURCES } from "../components/contract/suspend";
+import { memoryGb } from "../components/aci/render";
 import { startLocalFleet } from "../smoke/local-fleet";
 import { sessionConfig } from "../test/helpers/fleet";
 
@@ -42,6 +43,14 @@ function memoryArithmetic(): void {
     console.log(`   always on:     1,000 pods             = ${(always / GiB).toFixed(1)} GiB (servers alone: ${((1000 * quantityBytes(DEFAULT_RESOURCES.memoryRequest)) / GiB).toFixed(1)} GiB)`);
     console.log(`   idle suspend:  100 pods + suspender ${SUSPENDER_RESOURCES.memoryRequest} = ${(suspended / GiB).toFixed(1)} GiB`);
     console.log(`   reduction: ${((1 - suspended / always) * 100).toFixed(1)}% (goal ≥ 85%)`);
+    // ACI reserves (and bills) a group's requests, and the server's request is its limit (components/aci/render.ts);
+    // a stopped group reserves nothing.
+    const group = memoryGb(DEFAULT_RESOURCES.memoryLimit) + memoryGb(CLEANUP_RESOURCES.memoryRequest);
+    const aciAlways = 1000 * group;
+    const aciSuspended = 100 * group + memoryGb(SUSPENDER_RESOURCES.memoryLimit);
+    console.log("   ACI (memoryInGB as rendered: server = its limit, cleanup sidecar its request, suspender group its limit)");
+    console.log(`   per user group: ${memoryGb(DEFAULT_RESOURCES.memoryLimit)} + ${memoryGb(CLEANUP_RESOURCES.memoryRequest)} GB`);
+    console.log(`   always on: ${aciAlways.toFixed(0)} GB; idle suspend: 100 groups + suspender ${memoryGb(SUSPENDER_RESOURCES.memoryLimit)} GB = ${aciSuspended.toFixed(1)} GB; reduction ${((1 - aciSuspended / aciAlways) * 100).toFixed(1)}%`);
 }
 
 /** A Docker engine API that knows every container and says it is running (the suspender only reads here: its window is an hour). */
