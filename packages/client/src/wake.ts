@@ -56,7 +56,10 @@ export interface EnsureRunningOptions {
 export interface WakeResult {
     /** Where the server answers. */
     readonly endpoint: string;
-    /** This call (or a concurrent one in this process) started the server; false when it was already running. */
+    /**
+     * This call (or a concurrent one in this process) asked the platform to start the server; false when
+     * it was already running. Wakes in other processes may have asked too: the platform starts one server.
+     */
     readonly started: boolean;
     readonly ms: number;
 }
