@@ -6,6 +6,7 @@
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
 import { asRecord, commandLooksLikeCleanup, commandLooksLikeRedis, commandLooksLikeServer, ContainerView, EnvView, LABEL, labelsSayRedis, labelsSayServer, MountView } from "./common";
 import { ENV } from "../components/contract/server";
+import { azureTagKey } from "../components/contract/labels";
 
 /** Matches the default module token and explicit API-version modules (`containerinstance/v20230501`). */
 const CONTAINER_GROUP_RE = /^azure-native:containerinstance(\/v[0-9a-z]+)?:ContainerGroup$/;
@@ -87,7 +88,7 @@ const positive = (n: number | undefined): boolean => typeof n === "number" && n 
 export function labelsOfAzureTags(tags: Readonly<Record<string, string>>): Record<string, string> {
     const labels: Record<string, string> = { ...tags };
     for (const key of Object.values(LABEL)) {
-        const tagged = tags[key.replace(/\//g, ".")];
+        const tagged = tags[azureTagKey(key)];
         if (tagged !== undefined && labels[key] === undefined) labels[key] = tagged;
     }
     return labels;

@@ -113,12 +113,12 @@ export const SERVICE_TAGS = { imds: "AzurePlatformIMDS", vnet: "VirtualNetwork",
 /** ACI groups in a virtual network have no IPv6 addresses, and one NSG rule cannot mix address families. */
 const ipv4 = (cidrs: readonly string[]) => cidrs.filter((c) => parseCidr(c)?.version === 4);
 
-/** The closing outbound rules both subnets share: no VNet, no private ranges, Storage SMB, the public ports, nothing else. */
-function outboundTail(publicPorts: readonly number[]): SecurityRule[] {
+/** The closing outbound rules every subnet shares: no VNet, no private ranges, Storage SMB (unless `smb` is false), the public ports, nothing else. */
+function outboundTail(publicPorts: readonly number[], smb = true): SecurityRule[] {
     return [
         outbound("deny-vnet-out", OUTBOUND_PRIORITY.denyVnet, "Deny", [SERVICE_TAGS.vnet], "*"),
         outbound("deny-private-out", OUTBOUND_PRIORITY.denyPrivate, "Deny", ipv4(NON_PUBLIC_RANGES), "*"),
-        outbound("allow-storage-smb-out", OUTBOUND_PRIORITY.storageSmb, "Allow", [SERVICE_TAGS.storage], [445]),
+        ...(smb ? [outbound("allow-storage-smb-out", OUTBOUND_PRIORITY.storageSmb, "Allow", [SERVICE_TAGS.storage], [445])] : []),
         outbound("allow-internet-out", OUTBOUND_PRIORITY.internet, "Allow", [SERVICE_TAGS.internet], publicPorts),
         outbound("deny-all-out", OUTBOUND_PRIORITY.denyAll, "Deny", ["*"], "*"),
     ];
@@ -178,10 +178,8 @@ export function controlSubnetOutboundRules(o: RuleOptions): SecurityRule[] {
     return [
         outbound("allow-servers-out", OUTBOUND_PRIORITY.allowed, "Allow", [servers], [o.port]),
         outbound("allow-arm-out", OUTBOUND_PRIORITY.endpoints, "Allow", [SERVICE_TAGS.arm], [443]),
-        outbound("deny-vnet-out", OUTBOUND_PRIORITY.denyVnet, "Deny", [SERVICE_TAGS.vnet], "*"),
-        outbound("deny-private-out", OUTBOUND_PRIORITY.denyPrivate, "Deny", ipv4(NON_PUBLIC_RANGES), "*"),
-        outbound("allow-internet-out", OUTBOUND_PRIORITY.internet, "Allow", [SERVICE_TAGS.internet], [443]),
-        outbound("deny-all-out", OUTBOUND_PRIORITY.denyAll, "Deny", ["*"], "*"),
+        // It mounts no share: no SMB.
+        ...outboundTail([443], false),
     ];
 }
 
