@@ -164,8 +164,9 @@ export class AciIdleSuspender extends pulumi.ComponentResource {
                     },
                 ],
                 volumes: [
-                    // Secret volumes are ACI's only way to write files into a group; the code is not secret, but it is a file.
-                    { name: VOLUMES.code, secret: Object.fromEntries(Object.entries(code).map(([f, c]) => [f, secretFile(c)])) },
+                    // Secret volumes are ACI's only way to write files into a group. The code is not a secret; the users
+                    // file is, which makes the whole `volumes` property a Pulumi secret (Pulumi marks a property by its parts).
+                    { name: VOLUMES.code, secret: Object.fromEntries(Object.entries(code).map(([f, c]) => [f, Buffer.from(c, "utf8").toString("base64")])) },
                     { name: VOLUMES.users, secret: { "users.json": secretFile(usersJson) } },
                 ],
                 tags,
